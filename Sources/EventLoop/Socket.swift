@@ -1,0 +1,217 @@
+// Socket: the OS calls behind listeners and connections — non-blocking TCP and unix sockets,
+// accept, connect, read and write. Returns errno-style results; never blocks; never throws on
+// the data path.
+
+import CLibevent
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A socket-level failure with errno's text.
+public struct SocketError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public let code: Int32
+    public init(_ what: String, code: Int32 = errno) {
+        self.code = code
+        self.message = "\(what): \(String(cString: strerror(code)))"
+    }
+    public var description: String { message }
+}
+
+/// The result of a non-blocking read or write.
+public enum IOResult {
+    case bytes(Int)
+    case wouldBlock
+    case closed
+    case error(Int32)
+}
+
+public enum Socket {
+    /// Ignores SIGPIPE for the process (writes to closed sockets return EPIPE instead).
+    public static func ignoreSigpipe() { signal(SIGPIPE, SIG_IGN) }
+
+    /// Opens a non-blocking listening TCP socket on host:port (IPv4 or IPv6 literal, or a name).
+    public static func listenTCP(host: String, port: Int, backlog: Int32) throws -> Int32 {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE
+        var res: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(host, String(port), &hints, &res)
+        guard rc == 0, let first = res else {
+            throw SocketError("cannot resolve \(host): \(String(cString: gai_strerror(rc)))", code: 0)
+        }
+        defer { freeaddrinfo(res) }
+        let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        if fd < 0 { throw SocketError("socket") }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        if first.pointee.ai_family == AF_INET6 {
+            setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
+        if bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) != 0 {
+            let e = SocketError("bind \(host):\(port)")
+            close(fd)
+            throw e
+        }
+        if listen(fd, backlog) != 0 {
+            let e = SocketError("listen \(host):\(port)")
+            close(fd)
+            throw e
+        }
+        return fd
+    }
+
+    /// Opens a non-blocking listening unix socket at `path` (an old socket file is replaced).
+    public static func listenUnix(path: String, permissions: Int, backlog: Int32) throws -> Int32 {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let maxLen = MemoryLayout.size(ofValue: addr.sun_path) - 1
+        guard path.utf8.count <= maxLen else { throw SocketError("unix socket path too long: \(path)", code: ENAMETOOLONG) }
+        unlink(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        if fd < 0 { throw SocketError("socket") }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in path.utf8.enumerated() { raw[i] = b }
+            raw[path.utf8.count] = 0
+        }
+        let ok = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        if ok != 0 { let e = SocketError("bind \(path)"); close(fd); throw e }
+        if permissions > 0 { chmod(path, mode_t(permissions)) }
+        if listen(fd, backlog) != 0 { let e = SocketError("listen \(path)"); close(fd); throw e }
+        return fd
+    }
+
+    /// Accepts one connection; nil when none is pending (or on a transient error).
+    public static func accept(_ listener: Int32) -> (fd: Int32, peer: String)? {
+        var storage = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let fd = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                CLibevent.accept4(listener, $0, &len, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+            }
+        }
+        if fd < 0 { return nil }
+        return (fd, describe(&storage))
+    }
+
+    /// Starts a non-blocking TCP connect; the caller waits for write readiness, then `connectResult`.
+    public static func connectTCP(host: String, port: Int) throws -> Int32 {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var res: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(host, String(port), &hints, &res)
+        guard rc == 0, let first = res else {
+            throw SocketError("cannot resolve \(host): \(String(cString: gai_strerror(rc)))", code: 0)
+        }
+        defer { freeaddrinfo(res) }
+        let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        if fd < 0 { throw SocketError("socket") }
+        setNoDelay(fd)
+        if connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) != 0 && errno != EINPROGRESS {
+            let e = SocketError("connect \(host):\(port)")
+            close(fd)
+            throw e
+        }
+        return fd
+    }
+
+    /// Starts a non-blocking unix-socket connect.
+    public static func connectUnix(path: String) throws -> Int32 {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        if fd < 0 { throw SocketError("socket") }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in path.utf8.prefix(raw.count - 1).enumerated() { raw[i] = b }
+        }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        if rc != 0 && errno != EINPROGRESS && errno != EAGAIN {
+            let e = SocketError("connect \(path)")
+            close(fd)
+            throw e
+        }
+        return fd
+    }
+
+    /// The outcome of a non-blocking connect once the socket is writable: 0 or an errno.
+    public static func connectResult(_ fd: Int32) -> Int32 {
+        var err: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        if getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 { return errno }
+        return err
+    }
+
+    public static func setNoDelay(_ fd: Int32) {
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Enables TCP keepalive with the given idle seconds (0 leaves it off).
+    public static func setKeepAlive(_ fd: Int32, seconds: Int) {
+        guard seconds > 0 else { return }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, socklen_t(MemoryLayout<Int32>.size))
+        var idle = Int32(seconds)
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPIDLE, &idle, socklen_t(MemoryLayout<Int32>.size))
+        var intvl = Int32(max(1, seconds / 3))
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPINTVL, &intvl, socklen_t(MemoryLayout<Int32>.size))
+        var cnt: Int32 = 3
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPCNT, &cnt, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Reads into `ptr`; maps EAGAIN and EOF.
+    @inlinable public static func read(_ fd: Int32, _ ptr: UnsafeMutableRawPointer, _ count: Int) -> IOResult {
+        let n = Glibc.read(fd, ptr, count)
+        if n > 0 { return .bytes(n) }
+        if n == 0 { return .closed }
+        let e = errno
+        if e == EAGAIN || e == EWOULDBLOCK || e == EINTR { return .wouldBlock }
+        return .error(e)
+    }
+
+    /// Writes from `ptr`; maps EAGAIN.
+    @inlinable public static func write(_ fd: Int32, _ ptr: UnsafeRawPointer, _ count: Int) -> IOResult {
+        let n = Glibc.write(fd, ptr, count)
+        if n >= 0 { return .bytes(n) }
+        let e = errno
+        if e == EAGAIN || e == EWOULDBLOCK || e == EINTR { return .wouldBlock }
+        return .error(e)
+    }
+
+    public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+
+    /// The local address of a socket, as `host:port`.
+    public static func localAddress(_ fd: Int32) -> String {
+        var storage = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let rc = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        return rc == 0 ? describe(&storage) : "?"
+    }
+
+    static func describe(_ storage: inout sockaddr_storage) -> String {
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        var serv = [CChar](repeating: 0, count: Int(NI_MAXSERV))
+        if storage.ss_family == sa_family_t(AF_UNIX) { return "/unixsocket:0" }
+        let rc = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                getnameinfo($0, socklen_t(MemoryLayout<sockaddr_storage>.size), &host, socklen_t(host.count),
+                            &serv, socklen_t(serv.count), NI_NUMERICHOST | NI_NUMERICSERV)
+            }
+        }
+        if rc != 0 { return "?:0" }
+        let h = String(cString: host), s = String(cString: serv)
+        return h.contains(":") ? "[\(h)]:\(s)" : "\(h):\(s)"
+    }
+}
