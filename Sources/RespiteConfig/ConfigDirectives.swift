@@ -1,0 +1,135 @@
+// ConfigDirectives: THE table of Respite's configuration directives. Parsing, `--help`,
+// `RespiteConfiguration.defaults`, `config/respite.conf` and `docs/configuration.md` all derive
+// from (or are tested against) this one list. Add a directive here and nowhere else.
+
+/// The table of every configuration directive, in the order `--help` and the docs list them.
+public enum ConfigDirectives {
+    /// Every directive Respite understands.
+    public static let all: [ConfigDirective] = [
+        // Listeners: fixed for the life of the process.
+        .init("bind", .bindAddresses, default: "127.0.0.1", reloadable: false,
+              "IPv4/IPv6 addresses to listen on for TCP clients (up to 16)"),
+        .init("port", .integer(\.port, 0...65535), default: "6380", reloadable: false,
+              "TCP port to listen on; 0 disables TCP"),
+        .init("unixsocket", .optionalString(\.unixSocket, hint: "<path>", check: unixPathCheck),
+              default: "\"\"", reloadable: false,
+              "unix socket path to listen on; empty = none"),
+        .init("unixsocketperm", .octal(\.unixSocketPerm, 0...0o777), default: "0700", reloadable: false,
+              "permission bits of the unix socket, in octal"),
+        .init("tcp-backlog", .integer(\.tcpBacklog, 1...65535), default: "511", reloadable: false,
+              "listen() backlog of the TCP and unix listeners"),
+
+        // Clients.
+        .init("tcp-keepalive", .seconds(\.tcpKeepaliveSeconds, 0...32767), default: "300", reloadable: true,
+              "TCP keepalive idle time for new client sockets, in seconds; 0 = off"),
+        .init("timeout", .seconds(\.timeoutSeconds, 0...2_147_483_647), default: "0", reloadable: true,
+              "close clients idle for this many seconds; 0 = never"),
+        .init("maxclients", .integer(\.maxClients, 1...1_000_000), default: "10000", reloadable: true,
+              "most client connections open at once; more are refused with -ERR"),
+        .init("requirepass", .optionalString(\.requirePass, hint: "<password>", check: nil),
+              default: "\"\"", reloadable: true,
+              "password clients must AUTH with; empty = no password"),
+
+        // Upstream.
+        .init("upstream", .upstream, default: "127.0.0.1:6379", reloadable: false,
+              "Redis to front: host:port, [ipv6]:port or unix:/path"),
+        .init("upstream-user", .optionalString(\.upstreamUser, hint: "<user>", check: nil),
+              default: "\"\"", reloadable: true,
+              "ACL user for the upstream handshake (HELLO 3 AUTH); empty = default user"),
+        .init("upstream-password", .optionalString(\.upstreamPassword, hint: "<password>", check: nil),
+              default: "\"\"", reloadable: true,
+              "password for the upstream handshake; empty = no AUTH"),
+        .init("upstream-client-name", .optionalString(\.upstreamClientName, hint: "<name>", check: clientNameCheck),
+              default: "respite", reloadable: true,
+              "CLIENT SETNAME of upstream connections; empty = none"),
+        .init("upstream-pool-size", .integer(\.upstreamPoolSize, 1...64), default: "2", reloadable: false,
+              "shared connections per upstream per database"),
+        .init("upstream-pinned-max", .integer(\.upstreamPinnedMax, 0...1_000_000), default: "1024", reloadable: true,
+              "most dedicated upstream connections (MULTI, blocking, pub/sub sessions)"),
+        .init("upstream-connect-timeout", .milliseconds(\.upstreamConnectTimeoutMs, 1...3_600_000),
+              default: "2s", reloadable: true,
+              "time allowed to connect to the upstream and finish the handshake"),
+        .init("upstream-timeout", .milliseconds(\.upstreamTimeoutMs, 0...86_400_000), default: "5s", reloadable: true,
+              "deadline of the oldest in-flight request on a connection; 0 = none"),
+        .init("upstream-reconnect-min", .milliseconds(\.upstreamReconnectMinMs, 1...3_600_000),
+              default: "100ms", reloadable: true,
+              "first delay before reconnecting to the upstream; doubles up to the max"),
+        .init("upstream-reconnect-max", .milliseconds(\.upstreamReconnectMaxMs, 1...3_600_000),
+              default: "5s", reloadable: true,
+              "longest delay between reconnect attempts"),
+        .init("upstream-queue-limit", .integer(\.upstreamQueueLimit, 0...100_000_000),
+              default: "100000", reloadable: true,
+              "requests that may wait for an upstream connection; more fail with -ERR"),
+
+        // Protocol and buffer limits (Redis's defaults).
+        .init("proto-max-bulk-len", .bytes(\.protoMaxBulkLen, ConfigValues.mb...1024 * ConfigValues.gb),
+              default: "512mb", reloadable: true,
+              "largest bulk string in a request or reply"),
+        .init("proto-max-multibulk-len", .integer(\.protoMaxMultibulkLen, 1...2_147_483_647),
+              default: "1073741824", reloadable: true,
+              "most elements in one request or reply aggregate"),
+        .init("proto-max-nesting", .integer(\.protoMaxNesting, 1...4096), default: "128", reloadable: true,
+              "deepest nesting of aggregates in a reply"),
+        .init("proto-max-bulk-len-unauthenticated", .bytes(\.protoMaxBulkLenUnauthenticated, 1...1024 * ConfigValues.gb),
+              default: "16384", reloadable: true,
+              "largest bulk string a client may send before it authenticates"),
+        .init("proto-max-multibulk-len-unauthenticated",
+              .integer(\.protoMaxMultibulkLenUnauthenticated, 1...2_147_483_647),
+              default: "10", reloadable: true,
+              "most request elements a client may send before it authenticates"),
+        .init("client-query-buffer-limit", .bytes(\.clientQueryBufferLimit, ConfigValues.mb...1024 * ConfigValues.gb),
+              default: "1gb", reloadable: true,
+              "largest unprocessed input of one client; beyond it the client is closed"),
+        .init("client-output-buffer-limit", .bytes(\.clientOutputBufferLimit, 0...1024 * ConfigValues.gb),
+              default: "1gb", reloadable: true,
+              "largest pending output of one client; beyond it the client is closed; 0 = unlimited"),
+        .init("proto-inline-max-size", .bytes(\.protoInlineMaxSize, 1...ConfigValues.gb),
+              default: "64kb", reloadable: true,
+              "longest inline (non-RESP) request line"),
+
+        // Process.
+        .init("loglevel", .logLevel, default: "notice", reloadable: true,
+              "least severe level logged: debug, verbose, notice or warning"),
+        .init("logfile", .optionalString(\.logFile, hint: "<path>", check: nil),
+              default: "\"\"", reloadable: false,
+              "file to append the log to; empty = stderr"),
+        .init("pidfile", .optionalString(\.pidFile, hint: "<path>", check: nil),
+              default: "\"\"", reloadable: false,
+              "file to write the process id to; empty = none"),
+        .init("databases", .integer(\.databases, 1...2_147_483_647), default: "16", reloadable: false,
+              "databases SELECT accepts when the upstream cannot be asked"),
+    ]
+
+    /// The directive called `name` (case-insensitive), or `nil`.
+    public static func named(_ name: String) -> ConfigDirective? {
+        let lower = name.lowercased()
+        return all.first { $0.name == lower }
+    }
+
+    /// Builds `RespiteConfiguration.defaults` by applying every directive's default text.
+    /// A default that does not parse is a defect in this table, caught by the module's tests.
+    static func makeDefaults() -> RespiteConfiguration {
+        var config = RespiteConfiguration(placeholder: ())
+        for directive in all {
+            do {
+                try directive.apply(try ConfigTokenizer.split(directive.defaultText.utf8), to: &config)
+            } catch {
+                fatalError("default of '\(directive.name)' does not parse: \(error.text)")
+            }
+        }
+        return config
+    }
+
+    private static let unixPathCheck: @Sendable (String) -> String? = { path in
+        path.utf8.count <= ConfigValues.maxUnixPathBytes
+            ? nil
+            : "must be a path of at most \(ConfigValues.maxUnixPathBytes) bytes, got '\(path)'"
+    }
+
+    /// Redis refuses client names with spaces, newlines or other characters outside '!'...'~'.
+    private static let clientNameCheck: @Sendable (String) -> String? = { name in
+        name.utf8.allSatisfy { (0x21...0x7E).contains($0) }
+            ? nil
+            : "must not contain spaces, newlines or special characters, got '\(name)'"
+    }
+}
