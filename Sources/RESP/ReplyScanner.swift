@@ -1,0 +1,148 @@
+// ReplyScanner: frames RESP2/RESP3 replies and pushes from an upstream, resumably, in place.
+//
+// It walks type bytes and headers, skips bulk payloads by length, and keeps an explicit stack
+// of remaining element counts (hiredis's read.c idea), so bytes arriving one at a time or in
+// one large read give the same frames. For each frame it reports its length, its top-level type
+// (after any attribute), and whether any RESP3-only type occurs inside — RESP2 clients get the
+// bytes unchanged when it does not.
+
+/// A complete reply frame's summary.
+public struct ReplyFrame: Equatable, Sendable {
+    public var length: Int
+    /// The top-level type byte (`+ - : $ * _ , # ( = ! % ~ >`), attributes skipped.
+    public var type: UInt8
+    /// Whether any RESP3-only type appears anywhere in the frame.
+    public var hasRESP3: Bool
+    /// Offset of the top-level value within the frame (non-zero only after an attribute).
+    public var valueOffset: Int
+    public init(length: Int, type: UInt8, hasRESP3: Bool, valueOffset: Int) {
+        self.length = length; self.type = type; self.hasRESP3 = hasRESP3; self.valueOffset = valueOffset
+    }
+    @inlinable public var isPush: Bool { type == UInt8(ascii: ">") }
+    @inlinable public var isError: Bool { type == UInt8(ascii: "-") || type == UInt8(ascii: "!") }
+}
+
+public enum ReplyScan: Equatable {
+    case incomplete
+    case frame(ReplyFrame)
+    case error(RESPProtocolError)
+}
+
+/// Resumable framing of replies.
+public struct ReplyScanner {
+    public var limits: RESPLimits
+
+    private var pos = 0
+    private var bulkEnd = -1
+    /// Remaining elements per open aggregate; negative counts mark attribute levels.
+    private var stack: [Int] = []
+    private var hasRESP3 = false
+    private var topType: UInt8 = 0
+    private var valueOffset = 0
+    private var attributeAtTop = false
+
+    public init(limits: RESPLimits = RESPLimits()) {
+        self.limits = limits
+        stack.reserveCapacity(8)
+    }
+
+    public mutating func reset() {
+        pos = 0; bulkEnd = -1; stack.removeAll(keepingCapacity: true)
+        hasRESP3 = false; topType = 0; valueOffset = 0; attributeAtTop = false
+    }
+
+    /// Scans `p[0..<n]`, the unconsumed bytes starting at the current frame.
+    public mutating func scan(_ p: UnsafePointer<UInt8>, _ n: Int) -> ReplyScan {
+        while true {
+            if bulkEnd >= 0 {
+                if n < bulkEnd { return .incomplete }
+                pos = bulkEnd
+                bulkEnd = -1
+                if elementDone() { return finish() }
+                continue
+            }
+            if pos >= n { return .incomplete }
+            guard let nl = findNewline(p, from: pos, n) else {
+                if n - pos > limits.maxInline { return fail("reply header too long") }
+                return .incomplete
+            }
+            let t = p[pos]
+            if stack.isEmpty && !attributeAtTop { topType = t; valueOffset = pos }
+            else if stack.isEmpty && attributeAtTop { topType = t; valueOffset = pos; attributeAtTop = false }
+            switch t {
+            case UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: ":"):
+                if nl == 0 || p[nl - 1] != 13 { return fail("invalid line") }
+                pos = nl + 1
+                if elementDone() { return finish() }
+            case UInt8(ascii: "_"), UInt8(ascii: ","), UInt8(ascii: "#"), UInt8(ascii: "("):
+                hasRESP3 = true
+                if nl == 0 || p[nl - 1] != 13 { return fail("invalid line") }
+                pos = nl + 1
+                if elementDone() { return finish() }
+            case UInt8(ascii: "$"), UInt8(ascii: "!"), UInt8(ascii: "="):
+                if t != UInt8(ascii: "$") { hasRESP3 = true }
+                guard let len = parseInt(p, pos + 1, nl - 1), len >= -1 else { return fail("invalid bulk length") }
+                if len > limits.maxBulkLength { return fail("bulk length \(len) exceeds proto-max-bulk-len") }
+                if len == -1 {
+                    pos = nl + 1
+                    if elementDone() { return finish() }
+                } else {
+                    bulkEnd = nl + 1 + len + 2
+                }
+            case UInt8(ascii: "*"), UInt8(ascii: "~"), UInt8(ascii: "%"), UInt8(ascii: ">"), UInt8(ascii: "|"):
+                if t != UInt8(ascii: "*") { hasRESP3 = true }
+                guard let count = parseInt(p, pos + 1, nl - 1), count >= -1 else { return fail("invalid aggregate length") }
+                if count > limits.maxElements { return fail("aggregate of \(count) elements exceeds proto-max-multibulk-len") }
+                pos = nl + 1
+                let isMap = t == UInt8(ascii: "%") || t == UInt8(ascii: "|")
+                let elements = isMap ? count * 2 : count
+                if t == UInt8(ascii: "|") {
+                    if stack.count >= limits.maxDepth { return fail("reply nesting exceeds proto-max-nesting") }
+                    if stack.isEmpty { attributeAtTop = true }
+                    if elements <= 0 { attributeDone(); continue }
+                    stack.append(-elements)
+                } else if elements <= 0 {
+                    if elementDone() { return finish() }
+                } else {
+                    if stack.count >= limits.maxDepth { return fail("reply nesting exceeds proto-max-nesting") }
+                    stack.append(elements)
+                }
+            default:
+                return fail("unexpected reply type byte \(t)")
+            }
+        }
+    }
+
+    /// Counts one finished element; true when the whole frame is done.
+    private mutating func elementDone() -> Bool {
+        while let top = stack.last {
+            if top > 0 {
+                if top == 1 { stack.removeLast(); continue }
+                stack[stack.count - 1] = top - 1
+                return false
+            } else {
+                // Attribute level (negative count).
+                if top == -1 { stack.removeLast(); attributeDone(); return false }
+                stack[stack.count - 1] = top + 1
+                return false
+            }
+        }
+        return true
+    }
+
+    /// An attribute finished: the value it annotates follows and is the real element.
+    private mutating func attributeDone() {
+        if stack.isEmpty { attributeAtTop = true }
+    }
+
+    private mutating func finish() -> ReplyScan {
+        let f = ReplyFrame(length: pos, type: topType, hasRESP3: hasRESP3, valueOffset: valueOffset)
+        pos = 0; hasRESP3 = false; topType = 0; valueOffset = 0; attributeAtTop = false
+        return .frame(f)
+    }
+
+    private mutating func fail(_ what: String) -> ReplyScan {
+        reset()
+        return .error(RESPProtocolError("Protocol error: " + what))
+    }
+}

@@ -1,0 +1,193 @@
+// RequestScanner: frames client requests in place, resumably, with Redis's own limits and
+// Redis's own error texts.
+//
+// The session keeps one scanner and calls `scan` with a pointer to the start of the unconsumed
+// bytes every time more arrive. The scanner remembers how far it got (offsets are relative to
+// the frame start, so buffer compaction between calls is safe) and never rescans a bulk payload.
+// When a frame completes it reports its length and the byte ranges of its arguments; it copies
+// nothing. Inline commands (`PING\r\n`) are reported as `.inline` with the line's length; the
+// caller splits them with `InlineSplitter`.
+
+/// Protocol limits for one direction of one connection. Defaults are Redis's.
+public struct RESPLimits: Sendable, Equatable {
+    /// Largest bulk string (`proto-max-bulk-len`).
+    public var maxBulkLength: Int = 512 * 1024 * 1024
+    /// Most elements in one request or reply aggregate.
+    public var maxElements: Int = 1024 * 1024 * 1024
+    /// Deepest reply nesting.
+    public var maxDepth: Int = 128
+    /// Longest inline request or protocol header line (Redis's PROTO_INLINE_MAX_SIZE).
+    public var maxInline: Int = 64 * 1024
+    /// Before authentication: largest bulk and most elements (Redis's hard-coded 16384 and 10).
+    public var unauthenticatedMaxBulkLength: Int = 16384
+    public var unauthenticatedMaxElements: Int = 10
+    public init() {}
+}
+
+/// A malformed frame; `message` is Redis's text after `-ERR `.
+public struct RESPProtocolError: Error, Equatable, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The byte range of one argument, relative to the frame start.
+public struct ArgRange: Sendable, Equatable {
+    public var offset: Int32
+    public var length: Int32
+    @inlinable public init(offset: Int, length: Int) {
+        self.offset = Int32(truncatingIfNeeded: offset)
+        self.length = Int32(truncatingIfNeeded: length)
+    }
+}
+
+public enum RequestScan: Equatable {
+    /// More bytes are needed; nothing to consume yet.
+    case incomplete
+    /// A multibulk request of `length` bytes; its arguments are in `scanner.args`.
+    case frame(length: Int)
+    /// An inline request line of `length` bytes (including the newline).
+    case inline(length: Int)
+    /// `length` bytes that carry no command (empty line, `*0`, `*-1`): consume and go on.
+    case empty(length: Int)
+    case error(RESPProtocolError)
+}
+
+/// Resumable framing of client requests (multibulk and inline).
+public struct RequestScanner {
+    public var limits: RESPLimits
+    /// Whether the client has authenticated (lower limits apply before).
+    public var authenticated: Bool = true
+    /// Argument ranges of the last complete frame (valid until the next `scan`).
+    public private(set) var args: [ArgRange] = []
+
+    private var pos = 0              // bytes of the current frame already scanned
+    private var argsLeft = -1        // -1: the `*N` header is not read yet
+    private var bulkEnd = -1         // end of the current bulk payload (+CRLF), or -1
+
+    public init(limits: RESPLimits = RESPLimits()) {
+        self.limits = limits
+        args.reserveCapacity(16)
+    }
+
+    /// Forgets a partially scanned frame.
+    public mutating func reset() {
+        pos = 0; argsLeft = -1; bulkEnd = -1
+        args.removeAll(keepingCapacity: true)
+    }
+
+    /// Scans the unconsumed bytes `p[0..<n]`, which start at the current frame.
+    public mutating func scan(_ p: UnsafePointer<UInt8>, _ n: Int) -> RequestScan {
+        if argsLeft < 0 && pos == 0 {
+            if n == 0 { return .incomplete }
+            if p[0] != UInt8(ascii: "*") { return scanInline(p, n) }
+            // The multibulk header.
+            guard let nl = findNewline(p, from: 1, n) else {
+                if n > limits.maxInline { return fail("too big mbulk count string") }
+                return .incomplete
+            }
+            guard let count = parseInt(p, 1, nl - 1), count <= Int(Int32.max) else {
+                return fail("invalid multibulk length")
+            }
+            if count > limits.maxElements { return fail("invalid multibulk length") }
+            if !authenticated && count > limits.unauthenticatedMaxElements {
+                return fail("unauthenticated multibulk length")
+            }
+            args.removeAll(keepingCapacity: true)
+            if count <= 0 { let len = nl + 1; reset(); return .empty(length: len) }
+            argsLeft = count
+            pos = nl + 1
+            if count <= 1024 { args.reserveCapacity(count) }
+        }
+        while argsLeft > 0 {
+            if bulkEnd < 0 {
+                if pos >= n { return .incomplete }
+                guard let nl = findNewline(p, from: pos, n) else {
+                    if n - pos > limits.maxInline { return fail("too big bulk count string") }
+                    return .incomplete
+                }
+                if p[pos] != UInt8(ascii: "$") {
+                    return fail("expected '$', got '\(printable(p[pos]))'")
+                }
+                guard let len = parseInt(p, pos + 1, nl - 1), len >= 0, len <= limits.maxBulkLength else {
+                    return fail("invalid bulk length")
+                }
+                if !authenticated && len > limits.unauthenticatedMaxBulkLength {
+                    return fail("unauthenticated bulk length")
+                }
+                let start = nl + 1
+                args.append(ArgRange(offset: start, length: len))
+                bulkEnd = start + len + 2
+            }
+            if n < bulkEnd { return .incomplete }
+            pos = bulkEnd
+            bulkEnd = -1
+            argsLeft -= 1
+        }
+        let len = pos
+        pos = 0; argsLeft = -1
+        return .frame(length: len)
+    }
+
+    private mutating func scanInline(_ p: UnsafePointer<UInt8>, _ n: Int) -> RequestScan {
+        guard let nl = findNewline(p, from: 0, n) else {
+            if n > limits.maxInline { return fail("too big inline request") }
+            return .incomplete
+        }
+        if nl > limits.maxInline { return fail("too big inline request") }
+        var onlySpace = true
+        var i = 0
+        while i < nl { let c = p[i]; if c != 32 && c != 9 && c != 13 { onlySpace = false; break }; i += 1 }
+        if onlySpace { return .empty(length: nl + 1) }
+        return .inline(length: nl + 1)
+    }
+
+    private mutating func fail(_ what: String) -> RequestScan {
+        reset()
+        return .error(RESPProtocolError("Protocol error: " + what))
+    }
+}
+
+/// Index of the first `\n` in `p[from..<n]`, or nil. The byte before it is normally `\r`.
+@inlinable func findNewline(_ p: UnsafePointer<UInt8>, from: Int, _ n: Int) -> Int? {
+    if from >= n { return nil }
+    guard let hit = memchrNL(p + from, n - from) else { return nil }
+    return hit - p
+}
+
+@inlinable func memchrNL(_ p: UnsafePointer<UInt8>, _ n: Int) -> UnsafePointer<UInt8>? {
+    var i = 0
+    while i < n {
+        if p[i] == 10 { return p + i }
+        i &+= 1
+    }
+    return nil
+}
+
+/// Parses a signed decimal in `p[from..<end]` (`end` excludes `\r`; a trailing `\r` is dropped).
+@inlinable func parseInt(_ p: UnsafePointer<UInt8>, _ from: Int, _ endIn: Int) -> Int? {
+    var end = endIn
+    if end > from && p[end] == 13 { } // caller passes index of '\r' (nl - 1)
+    // `end` is the index of the byte before '\n'; it must be '\r' for a well-formed line.
+    if end < from || p[end] != 13 { return nil }
+    end -= 1
+    var i = from
+    if i > end { return nil }
+    var neg = false
+    if p[i] == UInt8(ascii: "-") { neg = true; i += 1; if i > end { return nil } }
+    var v = 0
+    while i <= end {
+        let d = Int(p[i]) &- 48
+        if d < 0 || d > 9 { return nil }
+        let (m, o1) = v.multipliedReportingOverflow(by: 10)
+        let (a, o2) = m.addingReportingOverflow(d)
+        if o1 || o2 { return nil }
+        v = a
+        i += 1
+    }
+    return neg ? -v : v
+}
+
+@inline(__always) func printable(_ c: UInt8) -> String {
+    String(UnicodeScalar(c))
+}
