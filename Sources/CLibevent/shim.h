@@ -6,7 +6,8 @@
 #include <event2/buffer.h>
 #include <event2/thread.h>
 
-/* accept4 is a GNU extension that Glibc's module map hides without _GNU_SOURCE. */
-#include <sys/socket.h>
-extern int accept4(int sockfd, struct sockaddr *addr, socklen_t *addrlen, int flags);
-#include <malloc.h>
+/* mallopt is not exported by the Swift Glibc module; declared here without <malloc.h>, whose
+   types would clash with it. (accept4 comes in through libevent's own includes.) */
+extern int mallopt(int param, int value);
+#define RESPITE_M_TRIM_THRESHOLD (-1)
+#define RESPITE_M_TOP_PAD (-2)

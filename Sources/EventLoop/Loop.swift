@@ -130,6 +130,6 @@ public func libeventVersion() -> String { String(cString: event_get_version()) }
 /// Keeps glibc from trimming and regrowing the heap top on every burst (measured: thousands of
 /// brk calls per 50k requests without it).
 public func tuneAllocator() {
-    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024)
-    mallopt(M_TOP_PAD, 16 * 1024 * 1024)
+    _ = mallopt(RESPITE_M_TRIM_THRESHOLD, 64 * 1024 * 1024)
+    _ = mallopt(RESPITE_M_TOP_PAD, 16 * 1024 * 1024)
 }
