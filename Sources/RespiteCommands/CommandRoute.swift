@@ -1,0 +1,117 @@
+// CommandRoute: how the proxy treats a command — answered locally, multiplexed on a shared
+// upstream connection, or pinned to a dedicated one — and the policy that assigns it.
+//
+// Route table. Every name below is an explicit decision in `RoutePolicy.explicit`; every other
+// command is `.shared` unless its flags say it binds connection state, in which case it is
+// refused (`.unsupported`) rather than guessed. A test checks that no built-in command falls
+// into that refusal, so a regenerated table with a new stateful command fails until decided.
+//
+// | Route              | Commands                                                          |
+// |--------------------|-------------------------------------------------------------------|
+// | .local             | HELLO AUTH SELECT RESET QUIT READONLY READWRITE ACL|WHOAMI         |
+// |                    | CLIENT (container) and CLIENT GETNAME SETNAME ID INFO REPLY         |
+// |                    | NO-EVICT SETINFO NO-TOUCH MAINT_NOTIFICATIONS                      |
+// | .transaction       | MULTI EXEC DISCARD WATCH UNWATCH                                   |
+// | .blocking          | BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX BZMPOP       |
+// |                    | WAIT WAITAOF                                                       |
+// | .blockingWithArg   | XREAD XREADGROUP (blocking only with a BLOCK argument)              |
+// | .subscribe         | SUBSCRIBE PSUBSCRIBE SSUBSCRIBE                                    |
+// | .unsubscribe       | UNSUBSCRIBE PUNSUBSCRIBE SUNSUBSCRIBE                              |
+// | .monitor           | MONITOR                                                            |
+// | .tracking          | CLIENT TRACKING CACHING GETREDIR TRACKINGINFO                      |
+// | .unsupported       | SYNC PSYNC REPLCONF (replication-internal), ASKING RESTORE-ASKING   |
+// |                    | (cluster-internal), SHUTDOWN (operator action on the server        |
+// |                    | itself), SCRIPT DEBUG (the Lua debugger owns its connection)       |
+// | .shared (explicit) | PUBLISH SPUBLISH PUBSUB subcommands, SAVE — flagged pubsub/no_multi |
+// |                    | but stateless                                                      |
+// | .shared (default)  | everything else, including CLIENT KILL LIST PAUSE UNPAUSE UNBLOCK  |
+// |                    | HELP, CONFIG, CLUSTER (the proxy's cluster facade intercepts its   |
+// |                    | own subset before routing), SCRIPT, FUNCTION, DEBUG                 |
+//
+// Containers (commands with subcommands) route by subcommand; a subcommand the table does not
+// know takes its container's route (so `CLIENT FOO` is answered locally, `CONFIG FOO` upstream).
+// A name in neither table is forwarded as `CommandTable.unknownRoute` (`.shared`): the upstream
+// answers `-ERR unknown command`, and Respite never refuses a command a newer server may know.
+
+/// How the proxy handles one command.
+public enum CommandRoute: Sendable, Equatable {
+    /// Answered by Respite itself, never forwarded.
+    case local
+    /// Stateless: multiplexed and pipelined on a shared upstream connection.
+    case shared
+    /// Starts, continues or ends a transaction; pins an upstream connection until EXEC/DISCARD.
+    case transaction
+    /// Always blocks; runs on a pinned upstream connection.
+    case blocking
+    /// Blocks only when a `BLOCK` argument is present (XREAD, XREADGROUP); shared otherwise.
+    case blockingWithArg
+    /// Enters pub/sub mode on a pinned connection.
+    case subscribe
+    /// Leaves pub/sub channels; meaningful only on the client's pinned pub/sub connection.
+    case unsubscribe
+    /// Streams every command the server sees; pins a connection for good.
+    case monitor
+    /// Client-side caching state (CLIENT TRACKING and friends); pins a connection.
+    case tracking
+    /// Refused by the proxy with `-ERR <reason>`.
+    case unsupported(reason: String)
+
+    /// True for routes that hold a dedicated upstream connection while their state lives.
+    public var pinsConnection: Bool {
+        switch self {
+        case .transaction, .blocking, .subscribe, .unsubscribe, .monitor, .tracking: return true
+        case .local, .shared, .blockingWithArg, .unsupported: return false
+        }
+    }
+}
+
+/// The explicit route decisions, and the rule for commands without one.
+public enum RoutePolicy {
+    /// Routes decided by name (`cmd` or `cmd|sub`, lowercase). See the table at the top of
+    /// this file.
+    public static let explicit: [String: CommandRoute] = {
+        var routes: [String: CommandRoute] = [:]
+        func set(_ route: CommandRoute, _ names: String...) { for n in names { routes[n] = route } }
+        set(.local, "hello", "auth", "select", "reset", "quit", "readonly", "readwrite", "acl|whoami",
+            "client", "client|getname", "client|setname", "client|id", "client|info", "client|reply",
+            "client|no-evict", "client|setinfo", "client|no-touch", "client|maint_notifications")
+        set(.transaction, "multi", "exec", "discard", "watch", "unwatch")
+        set(.blocking, "blpop", "brpop", "blmove", "brpoplpush", "blmpop", "bzpopmin", "bzpopmax",
+            "bzmpop", "wait", "waitaof")
+        set(.blockingWithArg, "xread", "xreadgroup")
+        set(.subscribe, "subscribe", "psubscribe", "ssubscribe")
+        set(.unsubscribe, "unsubscribe", "punsubscribe", "sunsubscribe")
+        set(.monitor, "monitor")
+        set(.tracking, "client|tracking", "client|caching", "client|getredir", "client|trackinginfo")
+        set(.unsupported(reason: "replication commands are not served through the proxy"),
+            "sync", "psync", "replconf")
+        set(.unsupported(reason: "cluster-internal command; the proxy follows redirects itself"),
+            "asking", "restore-asking")
+        set(.unsupported(reason: "SHUTDOWN is not forwarded; run it against the server directly"),
+            "shutdown")
+        set(.unsupported(reason: "SCRIPT DEBUG needs connection state the proxy does not pin"),
+            "script|debug")
+        set(.shared, "publish", "spublish", "pubsub", "pubsub|channels", "pubsub|numpat",
+            "pubsub|numsub", "pubsub|shardchannels", "pubsub|shardnumsub", "pubsub|help", "save")
+        return routes
+    }()
+
+    /// The route for `name` (`cmd` or `cmd|sub`, lowercase) with `flags`: the explicit decision
+    /// when there is one; otherwise `.shared`, unless the flags say the command binds state to
+    /// its connection (blocking, no_multi, or pubsub on a non-module command), which is refused
+    /// rather than guessed.
+    public static func route(name: String, flags: CommandFlags) -> CommandRoute {
+        if let route = explicit[name] { return route }
+        if isDerivedStateful(flags) {
+            return .unsupported(reason: "'\(name)' needs connection state the proxy does not pin")
+        }
+        return .shared
+    }
+
+    /// True when `route(name:flags:)` would refuse a command with no explicit decision.
+    public static func isDerivedStateful(_ flags: CommandFlags) -> Bool {
+        var stateful = flags.intersection(CommandFlags.connectionState)
+        if flags.contains(.module) { stateful.remove(.pubsub) }
+        return !stateful.isEmpty
+    }
+}
