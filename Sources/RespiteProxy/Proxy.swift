@@ -1,0 +1,222 @@
+// Proxy: the server on one loop — listeners, the session table, the upstream pool and the
+// command table. It is the upstream's delegate: replies are matched to sessions by (index,
+// generation), so a reply for a client that has gone is dropped without touching freed state.
+// After each upstream read it flushes the sessions that got output, then resumes sessions
+// whose waiting requests may now run.
+
+import EventLoop
+import RESP
+import RespiteCommands
+import RespiteUpstream
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What Respite knows of the upstream server, for HELLO replies.
+public struct UpstreamInfo: Sendable {
+    public var version = "7.0.0"
+    public var role = "master"
+    public init() {}
+}
+
+public final class Proxy: UpstreamDelegate {
+    public let loop: Loop
+    public let settings: ProxySettings
+    public let pool: UpstreamPool
+    public private(set) var commands: CommandTable
+    public var upstreamInfo = UpstreamInfo()
+    public var databases: Int
+
+    var sessions: [Session?] = []
+    var generations: [UInt32] = []
+    var freeIndexes: [Int32] = []
+    public private(set) var sessionCount = 0
+    var nextClientID: Int64 = 1
+    var listeners: [(fd: Int32, event: Event, isUnix: Bool)] = []
+    var idleTimer: Event?
+    /// Sessions with output to flush after the current upstream read.
+    var dirtySessions: [Session] = []
+    /// Sessions whose waiting input may proceed.
+    var resumeList: [Session] = []
+    /// Scratch space for re-encoding inline commands.
+    let scratch = ByteBuffer(capacity: 1024)
+    public private(set) var totalConnections = 0
+
+    public init(loop: Loop, settings: ProxySettings, commands: CommandTable) {
+        self.loop = loop
+        self.settings = settings
+        self.commands = commands
+        self.databases = settings.databases
+        self.pool = UpstreamPool(loop: loop, settings: settings.upstream)
+        pool.delegate = self
+        pool.onPinnedClosed = { [unowned self] conn in
+            let i = Int(conn.leasedTo)
+            if i >= 0 && i < sessions.count, let s = sessions[i] { s.pinnedLost(conn) }
+            flushDirty()
+        }
+    }
+
+    /// Opens the configured listeners. Throws with a clear message when one cannot be opened.
+    public func listen() throws {
+        if settings.port > 0 {
+            for host in settings.bind {
+                let fd = try Socket.listenTCP(host: host, port: settings.port, backlog: settings.tcpBacklog)
+                addListener(fd, isUnix: false)
+                Log.notice("Ready to accept connections tcp \(host):\(settings.port)")
+            }
+        }
+        if let path = settings.unixSocket {
+            let fd = try Socket.listenUnix(path: path, permissions: settings.unixSocketPerm, backlog: settings.tcpBacklog)
+            addListener(fd, isUnix: true)
+            Log.notice("Ready to accept connections unix \(path)")
+        }
+        if settings.idleTimeoutSeconds > 0 {
+            idleTimer = loop.timer(persist: true, proxyIdleSweep, Unmanaged.passUnretained(self).toOpaque())
+            idleTimer!.add(timeoutMs: 1000)
+        }
+    }
+
+    private func addListener(_ fd: Int32, isUnix: Bool) {
+        let ctx = Unmanaged.passUnretained(self).toOpaque()
+        let ev = loop.watch(fd: fd, EventFlags.read | EventFlags.persist, isUnix ? proxyAcceptUnix : proxyAcceptTCP, ctx)
+        ev.add()
+        listeners.append((fd, ev, isUnix))
+    }
+
+    func accept(listener: Int32, isUnix: Bool) {
+        var n = 0
+        while n < 256, let (fd, peer) = Socket.accept(listener) {
+            n += 1
+            if sessionCount >= settings.maxClients {
+                let msg: StaticString = "-ERR max number of clients reached\r\n"
+                _ = Socket.write(fd, msg.utf8Start, msg.utf8CodeUnitCount)
+                Socket.close(fd)
+                continue
+            }
+            if !isUnix {
+                Socket.setNoDelay(fd)
+                Socket.setKeepAlive(fd, seconds: settings.tcpKeepaliveSeconds)
+            }
+            let index: Int32
+            if let i = freeIndexes.popLast() {
+                index = i
+            } else {
+                index = Int32(sessions.count)
+                sessions.append(nil)
+                generations.append(0)
+            }
+            generations[Int(index)] &+= 1
+            let local = isUnix ? (settings.unixSocket ?? "") + ":0" : Socket.localAddress(fd)
+            let s = Session(index: index, generation: generations[Int(index)], id: nextClientID, fd: fd,
+                            peer: isUnix ? (settings.unixSocket ?? "") + ":0" : peer, local: local, isUnix: isUnix, proxy: self)
+            nextClientID += 1
+            sessions[Int(index)] = s
+            sessionCount += 1
+            totalConnections += 1
+            s.start()
+        }
+    }
+
+    func sessionClosed(_ s: Session) {
+        guard Int(s.index) < sessions.count, sessions[Int(s.index)] === s else { return }
+        sessions[Int(s.index)] = nil
+        freeIndexes.append(s.index)
+        sessionCount -= 1
+    }
+
+    @inline(__always) func session(_ p: Pending) -> Session? {
+        let i = Int(p.session)
+        guard i >= 0, i < sessions.count, generations[i] == p.generation, let s = sessions[i], !s.closed else { return nil }
+        return s
+    }
+
+    // MARK: UpstreamDelegate
+
+    public func upstreamReply(_ conn: UpstreamConnection, _ pending: Pending, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) {
+        session(pending)?.upstreamReply(conn, seq: pending.slot, frame: frame, info: info)
+    }
+
+    public func upstreamPush(_ conn: UpstreamConnection, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) {
+        if conn.pinned, conn.leasedTo >= 0, Int(conn.leasedTo) < sessions.count, let s = sessions[Int(conn.leasedTo)], !s.closed {
+            s.pinnedPush(frame, info)
+            return
+        }
+        // Pushes on shared connections (maintenance notifications, stray invalidations) never
+        // reach a client.
+        Log.debug("Dropped a push on shared upstream connection \(conn.id)")
+    }
+
+    public func upstreamReadDone(_ conn: UpstreamConnection) {
+        flushDirty()
+    }
+
+    public func upstreamFailed(_ conn: UpstreamConnection, _ pending: Pending, error: String) {
+        session(pending)?.upstreamFailed(conn, seq: pending.slot, error: error)
+    }
+
+    /// Flushes every session that got output, then lets waiting sessions continue.
+    func flushDirty() {
+        var i = 0
+        while i < dirtySessions.count {
+            let s = dirtySessions[i]
+            if !s.closed { s.flushOutput() }
+            i += 1
+        }
+        dirtySessions.removeAll(keepingCapacity: true)
+        while !resumeList.isEmpty {
+            let list = resumeList
+            resumeList.removeAll(keepingCapacity: true)
+            for s in list where !s.closed { s.resume() }
+        }
+    }
+
+    /// Closes idle clients (the `timeout` directive), sparing subscribers and blocked clients.
+    func idleSweep() {
+        let limit = Int64(settings.idleTimeoutSeconds) * 1000
+        let now = monotonicMs()
+        for case let s? in sessions where !s.closed && s.pinned == nil && s.slots.isEmpty {
+            if now - s.lastInteraction > limit {
+                Log.verbose("Closing idle client id=\(s.id) addr=\(s.peer)")
+                s.close()
+            }
+        }
+    }
+
+    /// `CLIENT INFO` line, in Redis's format.
+    func clientInfoLine(_ s: Session) -> String {
+        let now = monotonicMs()
+        let age = (now - s.created) / 1000
+        let idle = (now - s.lastInteraction) / 1000
+        var flags = ""
+        if s.subscribed { flags += "P" }
+        if s.inMulti { flags += "x" }
+        if s.pinReasons.contains(.blocking) { flags += "b" }
+        if flags.isEmpty { flags = "N" }
+        let name = String(decoding: s.name, as: UTF8.self)
+        let multi = s.inMulti ? s.multiShapes.count : -1
+        return "id=\(s.id) addr=\(s.peer) laddr=\(s.local) fd=\(s.fd) name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(s.db) sub=\(s.channels.count) psub=\(s.patterns.count) ssub=\(s.shardChannels.count) multi=\(multi) qbuf=\(s.inbuf.readableCount) qbuf-free=\(s.inbuf.writableCount) argv-mem=0 multi-mem=0 rbs=\(s.outbuf.capacity) rbp=0 obl=0 oll=0 omem=\(s.outbuf.readableCount) tot-mem=\(s.inbuf.capacity + s.outbuf.capacity) events=r cmd=client|info user=\(s.user) redir=-1 resp=\(s.proto) lib-name=\(String(decoding: s.libName, as: UTF8.self)) lib-ver=\(String(decoding: s.libVersion, as: UTF8.self))\n"
+    }
+
+    /// Replaces the command table (learned from the upstream's COMMAND reply).
+    public func updateCommands(_ table: CommandTable) { commands = table }
+
+    /// Stops accepting, closes every client and upstream connection.
+    public func shutdown() {
+        for l in listeners { l.event.free(); Socket.close(l.fd) }
+        listeners.removeAll()
+        if let path = settings.unixSocket { unlink(path) }
+        for case let s? in sessions { s.close() }
+        idleTimer?.free(); idleTimer = nil
+        pool.closeAll(reason: "shutdown")
+    }
+}
+
+let proxyAcceptTCP: EventCallback = { fd, _, ctx in
+    Unmanaged<Proxy>.fromOpaque(ctx!).takeUnretainedValue().accept(listener: fd, isUnix: false)
+}
+let proxyAcceptUnix: EventCallback = { fd, _, ctx in
+    Unmanaged<Proxy>.fromOpaque(ctx!).takeUnretainedValue().accept(listener: fd, isUnix: true)
+}
+let proxyIdleSweep: EventCallback = { _, _, ctx in
+    Unmanaged<Proxy>.fromOpaque(ctx!).takeUnretainedValue().idleSweep()
+}

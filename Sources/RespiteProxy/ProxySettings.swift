@@ -1,0 +1,71 @@
+// ProxySettings: the client-facing half of the configuration, as the proxy uses it, built once
+// from a RespiteConfiguration. Immutable after start.
+
+import RESP
+import RespiteConfig
+import RespiteUpstream
+
+/// Client-facing settings plus the upstream's.
+public struct ProxySettings: Sendable {
+    public var bind: [String] = ["127.0.0.1"]
+    public var port = 6380
+    public var unixSocket: String?
+    public var unixSocketPerm = 0o700
+    public var tcpBacklog: Int32 = 511
+    public var tcpKeepaliveSeconds = 300
+    public var idleTimeoutSeconds = 0
+    public var maxClients = 10000
+    public var requirePass: String?
+    public var databases = 16
+    public var clientLimits = RESPLimits()
+    public var queryBufferLimit = 1024 * 1024 * 1024
+    public var outputBufferLimit = 1024 * 1024 * 1024
+    public var upstream = UpstreamSettings()
+
+    public init() {}
+
+    /// Maps the parsed configuration onto the proxy's settings.
+    public init(_ c: RespiteConfiguration) {
+        bind = c.bind
+        port = c.port
+        unixSocket = c.unixSocket
+        unixSocketPerm = c.unixSocketPerm
+        tcpBacklog = Int32(clamping: c.tcpBacklog)
+        tcpKeepaliveSeconds = c.tcpKeepaliveSeconds
+        idleTimeoutSeconds = c.timeoutSeconds
+        maxClients = c.maxClients
+        requirePass = c.requirePass
+        databases = c.databases
+        var l = RESPLimits()
+        l.maxBulkLength = c.protoMaxBulkLen
+        l.maxElements = c.protoMaxMultibulkLen
+        l.maxDepth = c.protoMaxNesting
+        l.maxInline = c.protoInlineMaxSize
+        l.unauthenticatedMaxBulkLength = c.protoMaxBulkLenUnauthenticated
+        l.unauthenticatedMaxElements = c.protoMaxMultibulkLenUnauthenticated
+        clientLimits = l
+        queryBufferLimit = c.clientQueryBufferLimit
+        outputBufferLimit = c.clientOutputBufferLimit
+        var u = UpstreamSettings()
+        switch c.upstream {
+        case .tcp(let host, let port): u.address = .tcp(host: host, port: port)
+        case .unix(let path): u.address = .unix(path: path)
+        }
+        u.user = c.upstreamUser
+        u.password = c.upstreamPassword
+        u.clientName = c.upstreamClientName ?? ""
+        u.poolSize = c.upstreamPoolSize
+        u.pinnedMax = c.upstreamPinnedMax
+        u.connectTimeoutMs = c.upstreamConnectTimeoutMs
+        u.timeoutMs = c.upstreamTimeoutMs
+        u.reconnectMinMs = c.upstreamReconnectMinMs
+        u.reconnectMaxMs = c.upstreamReconnectMaxMs
+        u.queueLimit = c.upstreamQueueLimit
+        var ul = RESPLimits()
+        ul.maxBulkLength = c.protoMaxBulkLen
+        ul.maxElements = c.protoMaxMultibulkLen
+        ul.maxDepth = c.protoMaxNesting
+        u.limits = ul
+        upstream = u
+    }
+}

@@ -1,0 +1,79 @@
+// PushKind: what an upstream `>` push frame is, read from its first one or two elements only.
+// Pub/sub confirmations and messages go to their subscriber; maintenance notifications never
+// reach a client.
+
+import RESP
+
+enum SubscriptionKind { case channel, pattern, shard }
+
+enum PushKind: Equatable {
+    case subscribe(SubscriptionKind, [UInt8]?)
+    case unsubscribe(SubscriptionKind, [UInt8]?)
+    case message
+    case maintenance
+    case other
+
+    /// Classifies a complete push frame.
+    static func classify(_ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) -> PushKind {
+        var i = info.valueOffset
+        guard let _ = readLine(frame, &i) else { return .other }      // `>N`
+        guard let first = readString(frame, &i) else { return .other }
+        func named(_ s: StaticString) -> Bool {
+            guard first.count == s.utf8CodeUnitCount else { return false }
+            let p = s.utf8Start
+            for k in 0..<first.count where lower(first[k]) != lower(p[k]) { return false }
+            return true
+        }
+        if named("message") || named("pmessage") || named("smessage") { return .message }
+        let sub: PushKind?
+        if named("subscribe") { sub = .subscribe(.channel, nil) }
+        else if named("psubscribe") { sub = .subscribe(.pattern, nil) }
+        else if named("ssubscribe") { sub = .subscribe(.shard, nil) }
+        else if named("unsubscribe") { sub = .unsubscribe(.channel, nil) }
+        else if named("punsubscribe") { sub = .unsubscribe(.pattern, nil) }
+        else if named("sunsubscribe") { sub = .unsubscribe(.shard, nil) }
+        else { sub = nil }
+        if let sub {
+            let channel = readString(frame, &i)
+            switch sub {
+            case .subscribe(let k, _): return .subscribe(k, channel)
+            case .unsubscribe(let k, _): return .unsubscribe(k, channel)
+            default: return sub
+            }
+        }
+        if named("MOVING") || named("MIGRATING") || named("MIGRATED") || named("FAILING_OVER")
+            || named("FAILED_OVER") || named("SMIGRATING") || named("SMIGRATED") {
+            return .maintenance
+        }
+        return .other
+    }
+
+    private static func lower(_ c: UInt8) -> UInt8 { (c >= 65 && c <= 90) ? c + 32 : c }
+
+    /// Reads one header line starting at `i`; returns its bytes after the type byte.
+    private static func readLine(_ f: UnsafeRawBufferPointer, _ i: inout Int) -> Range<Int>? {
+        let start = i
+        while i + 1 < f.count {
+            if f[i] == 13 && f[i + 1] == 10 { let r = (start + 1)..<i; i += 2; return r }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Reads a `+simple` or `$bulk` string element; nil for null or other types.
+    private static func readString(_ f: UnsafeRawBufferPointer, _ i: inout Int) -> [UInt8]? {
+        guard i < f.count else { return nil }
+        let t = f[i]
+        guard let line = readLine(f, &i) else { return nil }
+        if t == UInt8(ascii: "+") { return Array(f[line]) }
+        if t == UInt8(ascii: "$") {
+            var n = 0
+            for k in line { let d = Int(f[k]) - 48; if d < 0 || d > 9 { return nil }; n = n * 10 + d }
+            guard i + n <= f.count else { return nil }
+            let s = Array(f[i..<(i + n)])
+            i += n + 2
+            return s
+        }
+        return nil
+    }
+}

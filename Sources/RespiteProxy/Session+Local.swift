@@ -1,0 +1,262 @@
+// Session+Local: the commands Respite answers itself — HELLO, AUTH, SELECT, CLIENT (ID, GETNAME,
+// SETNAME, INFO, SETINFO, NO-EVICT, NO-TOUCH, REPLY, MAINT_NOTIFICATIONS), RESET, QUIT, ACL
+// WHOAMI — with Redis's reply shapes and error texts. Subcommands of CLIENT that are not local
+// go upstream like any shared command.
+
+import RESP
+import RespiteCommands
+import RespiteUpstream
+
+extension Session {
+    /// Answers a local command. Returns false only when it must wait for in-flight replies.
+    func handleLocal(frame: UnsafeRawBufferPointer, args: [ArgRange], command: Int32, shape: ReplyShape) -> Bool {
+        let base = frame.baseAddress!
+        func arg(_ i: Int) -> UnsafeRawBufferPointer {
+            UnsafeRawBufferPointer(start: base + Int(args[i].offset), count: Int(args[i].length))
+        }
+        func bytes(_ i: Int) -> [UInt8] { Array(arg(i)) }
+        func text(_ i: Int) -> String { String(decoding: arg(i), as: UTF8.self) }
+        let argc = args.count
+        let name = arg(0)
+        let reply = LocalReply(proto: proto)
+
+        if command >= 0 && !proxy.commands.entries[Int(command)].accepts(argc: argc) {
+            let full = proxy.commands.entries[Int(command)].name
+            addLocalReply(reply.error("ERR wrong number of arguments for '\(full)' command"))
+            return true
+        }
+
+        if matches(name, "quit") {
+            addLocalReply(reply.ok(), honorReplyMode: false)
+            closeAfterReply = true
+            readPaused = true
+            readEvent?.remove()
+            maybeFinishClose()
+            return true
+        }
+        if matches(name, "reset") {
+            if sharedInFlight > 0 || pinnedInFlight > 0 { return false }
+            if let p = pinned {
+                pinned = nil
+                proxy.pool.release(p, reusable: false)
+            }
+            pinReasons = []
+            multiShapes = []
+            channels.removeAll(); patterns.removeAll(); shardChannels.removeAll()
+            proto = 2
+            db = 0
+            name_reset()
+            replyMode = .on
+            noEvict = false
+            if proxy.settings.requirePass != nil { authenticated = false; scanner.authenticated = false }
+            user = "default"
+            addLocalReply(Array("+RESET\r\n".utf8), honorReplyMode: false)
+            return true
+        }
+        if matches(name, "auth") {
+            let userText = argc == 3 ? text(1) : "default"
+            let pass = argc == 3 ? text(2) : text(1)
+            if argc == 2 && proxy.settings.requirePass == nil {
+                addLocalReply(reply.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"))
+                return true
+            }
+            if checkCredentials(user: userText, password: pass) {
+                authenticated = true
+                scanner.authenticated = true
+                user = userText
+                addLocalReply(reply.ok())
+            } else {
+                addLocalReply(reply.error("WRONGPASS invalid username-password pair or user is disabled."))
+            }
+            return true
+        }
+        if matches(name, "hello") {
+            return hello(argc: argc, arg: arg, text: text, shape: shape)
+        }
+        if matches(name, "select") {
+            guard let n = Int(text(1)), n >= 0, n < Int(Int32.max) else {
+                addLocalReply(reply.error("ERR value is not an integer or out of range"))
+                return true
+            }
+            if n >= proxy.databases {
+                addLocalReply(reply.error("ERR DB index is out of range"))
+                return true
+            }
+            if pinned != nil {
+                // The pinned connection must follow; its reply answers the client.
+                db = n
+                pinReasons.insert(.dirty)
+                return sendPinned(frame, shape: shape)
+            }
+            db = n
+            addLocalReply(reply.ok())
+            return true
+        }
+        if matches(name, "client") {
+            return client(argc: argc, arg: arg, bytes: bytes, text: text, frame: frame, shape: shape)
+        }
+        if matches(name, "acl") && argc >= 2 && matches(arg(1), "whoami") {
+            addLocalReply(reply.bulk(Array(user.utf8)))
+            return true
+        }
+        // Anything else the table calls local but Respite does not emulate goes upstream.
+        return pinned != nil ? sendPinned(frame, shape: shape) : sendShared(frame, shape: shape)
+    }
+
+    func name_reset() { name = []; libName = []; libVersion = [] }
+
+    func checkCredentials(user: String, password: String) -> Bool {
+        guard let required = proxy.settings.requirePass else {
+            // No password configured: the default user takes any password, as Redis's nopass.
+            return user == "default"
+        }
+        return user == "default" && password == required
+    }
+
+    func hello(argc: Int, arg: (Int) -> UnsafeRawBufferPointer, text: (Int) -> String, shape: ReplyShape) -> Bool {
+        var newProto = proto
+        var i = 1
+        if argc >= 2 {
+            guard let v = Int(text(1)) else {
+                addLocalReply(LocalReply(proto: proto).error("ERR Protocol version is not an integer or out of range"))
+                return true
+            }
+            if v < 2 || v > 3 {
+                addLocalReply(LocalReply(proto: proto).error("NOPROTO unsupported protocol version"))
+                return true
+            }
+            newProto = v
+            i = 2
+        }
+        var newName: [UInt8]? = nil
+        var authUser: String? = nil, authPass: String? = nil
+        while i < argc {
+            let more = argc - i - 1
+            if matches(arg(i), "auth") && more >= 2 {
+                authUser = text(i + 1); authPass = text(i + 2); i += 3
+            } else if matches(arg(i), "setname") && more >= 1 {
+                newName = Array(arg(i + 1)); i += 2
+            } else {
+                addLocalReply(LocalReply(proto: proto).error("ERR Syntax error in HELLO option '\(text(i))'"))
+                return true
+            }
+        }
+        if let u = authUser, let p = authPass {
+            if !checkCredentials(user: u, password: p) {
+                addLocalReply(LocalReply(proto: proto).error("WRONGPASS invalid username-password pair or user is disabled."))
+                return true
+            }
+            authenticated = true
+            scanner.authenticated = true
+            user = u
+        }
+        if !authenticated {
+            addLocalReply(LocalReply(proto: proto).error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"))
+            return true
+        }
+        if let n = newName {
+            if !validClientName(n) {
+                addLocalReply(LocalReply(proto: proto).error("ERR Client names cannot contain spaces, newlines or special characters."))
+                return true
+            }
+            name = n
+        }
+        proto = newProto
+        let r = LocalReply(proto: proto)
+        let info = proxy.upstreamInfo
+        var b = r.mapHeader(7)
+        b += r.bulk(Array("server".utf8)) + r.bulk(Array("redis".utf8))
+        b += r.bulk(Array("version".utf8)) + r.bulk(Array(info.version.utf8))
+        b += r.bulk(Array("proto".utf8)) + r.integer(proto)
+        b += r.bulk(Array("id".utf8)) + r.integer(Int(id))
+        b += r.bulk(Array("mode".utf8)) + r.bulk(Array("standalone".utf8))
+        b += r.bulk(Array("role".utf8)) + r.bulk(Array(info.role.utf8))
+        b += r.bulk(Array("modules".utf8)) + r.arrayHeader(0)
+        addLocalReply(b)
+        return true
+    }
+
+    func validClientName(_ n: [UInt8]) -> Bool {
+        for c in n where c < 33 || c > 126 { return false }
+        return true
+    }
+
+    func client(argc: Int, arg: (Int) -> UnsafeRawBufferPointer, bytes: (Int) -> [UInt8], text: (Int) -> String,
+                frame: UnsafeRawBufferPointer, shape: ReplyShape) -> Bool {
+        let r = LocalReply(proto: proto)
+        guard argc >= 2 else {
+            addLocalReply(r.error("ERR wrong number of arguments for 'client' command"))
+            return true
+        }
+        let sub = arg(1)
+        if matches(sub, "id") {
+            addLocalReply(r.integer(Int(id)))
+        } else if matches(sub, "getname") {
+            addLocalReply(name.isEmpty ? r.null() : r.bulk(name))
+        } else if matches(sub, "setname") {
+            let n = bytes(2)
+            if !validClientName(n) {
+                addLocalReply(r.error("ERR Client names cannot contain spaces, newlines or special characters."))
+            } else {
+                name = n
+                addLocalReply(r.ok())
+            }
+        } else if matches(sub, "info") {
+            addLocalReply(r.verbatim(Array(proxy.clientInfoLine(self).utf8)))
+        } else if matches(sub, "setinfo") {
+            let attr = arg(2)
+            let value = bytes(3)
+            if matches(attr, "lib-name") || matches(attr, "lib-ver") {
+                for c in value where c < 33 || c > 126 {
+                    addLocalReply(r.error("ERR \(text(2).uppercased()) cannot contain spaces, newlines or special characters."))
+                    return true
+                }
+                if matches(attr, "lib-name") { libName = value } else { libVersion = value }
+                addLocalReply(r.ok())
+            } else {
+                addLocalReply(r.error("ERR Unrecognized option '\(text(2))'"))
+            }
+        } else if matches(sub, "no-evict") || matches(sub, "no-touch") {
+            if matches(arg(2), "on") { noEvict = true; addLocalReply(r.ok()) }
+            else if matches(arg(2), "off") { noEvict = false; addLocalReply(r.ok()) }
+            else { addLocalReply(r.error("ERR syntax error")) }
+        } else if matches(sub, "reply") {
+            if matches(arg(2), "on") {
+                replyMode = .on
+                addLocalReply(r.ok(), honorReplyMode: false)
+            } else if matches(arg(2), "off") {
+                replyMode = .off
+            } else if matches(arg(2), "skip") {
+                if replyMode != .off { replyMode = .skipNext }
+            } else {
+                addLocalReply(r.error("ERR syntax error"))
+            }
+        } else if matches(sub, "maint_notifications") {
+            // Respite hides maintenance from its clients: accept the opt-in, send nothing.
+            let mode = argc >= 3 ? arg(2) : UnsafeRawBufferPointer(start: nil, count: 0)
+            if matches(mode, "on") || matches(mode, "off") {
+                addLocalReply(r.ok())
+            } else {
+                addLocalReply(r.error("ERR syntax error"))
+            }
+        } else {
+            return pinned != nil ? sendPinned(frame, shape: shape) : sendShared(frame, shape: shape)
+        }
+        return true
+    }
+}
+
+/// Builds small replies in the client's protocol (cold path: allocates).
+struct LocalReply {
+    let proto: Int
+    func ok() -> [UInt8] { Array("+OK\r\n".utf8) }
+    func error(_ text: String) -> [UInt8] { Array("-\(text)\r\n".utf8) }
+    func integer(_ v: Int) -> [UInt8] { Array(":\(v)\r\n".utf8) }
+    func null() -> [UInt8] { Array((proto == 3 ? "_\r\n" : "$-1\r\n").utf8) }
+    func bulk(_ b: [UInt8]) -> [UInt8] { Array("$\(b.count)\r\n".utf8) + b + [13, 10] }
+    func arrayHeader(_ n: Int) -> [UInt8] { Array("*\(n)\r\n".utf8) }
+    func mapHeader(_ n: Int) -> [UInt8] { Array((proto == 3 ? "%\(n)\r\n" : "*\(n * 2)\r\n").utf8) }
+    func verbatim(_ b: [UInt8]) -> [UInt8] {
+        proto == 3 ? Array("=\(b.count + 4)\r\ntxt:".utf8) + b + [13, 10] : bulk(b)
+    }
+}

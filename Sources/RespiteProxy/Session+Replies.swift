@@ -1,0 +1,143 @@
+// Session+Replies: reply slots and how replies reach the client in request order, shaped for
+// the client's protocol.
+
+import RESP
+import RespiteCommands
+import RespiteUpstream
+
+extension Session {
+    /// Takes the next reply slot for a request routed upstream.
+    func takeSlot(shape: ReplyShape, pushes: Int32 = 0, execShapes: [ReplyShape]? = nil) -> UInt32 {
+        let seq = nextSeq
+        nextSeq &+= 1
+        var suppress = false
+        switch replyMode {
+        case .on: break
+        case .off: suppress = true
+        case .skipNext: suppress = true; replyMode = .on
+        }
+        slots.append(ReplySlot(seq: seq, shape: shape, local: nil, suppress: suppress,
+                               pushesExpected: pushes, execShapes: execShapes))
+        return seq
+    }
+
+    /// Queues a locally produced reply; it goes out once every earlier reply has.
+    func addLocalReply(_ bytes: [UInt8], honorReplyMode: Bool = true) {
+        var suppress = false
+        if honorReplyMode {
+            switch replyMode {
+            case .on: break
+            case .off: suppress = true
+            case .skipNext: suppress = true; replyMode = .on
+            }
+        }
+        if slots.isEmpty {
+            if !suppress { outbuf.append(bytes) }
+            nextSeq &+= 1
+            return
+        }
+        slots.append(ReplySlot(seq: nextSeq, shape: .plain, local: bytes, suppress: suppress,
+                               pushesExpected: 0, execShapes: nil))
+        nextSeq &+= 1
+    }
+
+    /// Writes every ready slot at the head.
+    func drainReadySlots() {
+        while let head = slots.first, let bytes = head.local {
+            if !head.suppress { outbuf.append(bytes) }
+            _ = slots.popFirst()
+        }
+    }
+
+    /// An upstream reply for slot `seq`. Replies arrive in request order per route, and only one
+    /// route has requests in flight at a time, so `seq` is always the oldest owed slot.
+    func upstreamReply(_ conn: UpstreamConnection, seq: UInt32, frame: UnsafeRawBufferPointer, info: ReplyFrame) {
+        if conn.pinned { pinnedInFlight -= 1 } else { sharedInFlight -= 1 }
+        guard let head = slots.first, head.seq == seq, head.local == nil else {
+            Log.warning("Reply order broken for client id=\(id) (slot \(seq)); closing it")
+            close()
+            return
+        }
+        if !head.suppress { writeReply(frame, info, head) }
+        _ = slots.popFirst()
+        drainReadySlots()
+        afterRemoteReply(conn, frame: frame, info: info)
+        markDirty()
+    }
+
+    /// The upstream could not answer slot `seq`.
+    func upstreamFailed(_ conn: UpstreamConnection, seq: UInt32, error: String) {
+        var b: [UInt8] = [UInt8(ascii: "-")]
+        b.append(contentsOf: Array(error.utf8))
+        b.append(13); b.append(10)
+        b.withUnsafeBytes { raw in
+            upstreamReply(conn, seq: seq, frame: raw, info: ReplyFrame(length: raw.count, type: UInt8(ascii: "-"), hasRESP3: false, valueOffset: 0))
+        }
+    }
+
+    func writeReply(_ frame: UnsafeRawBufferPointer, _ info: ReplyFrame, _ slot: ReplySlot) {
+        if proto == 3 || (!info.hasRESP3 && !(slot.shape.flattenPairs && RESP2Shaper.needsShaping(frame, shape: slot.shape))) {
+            outbuf.append(frame)
+        } else if let shapes = slot.execShapes {
+            if !RESP2Shaper.shapeExec(frame: frame, elementShapes: shapes, into: outbuf) { outbuf.append(frame) }
+        } else {
+            if !RESP2Shaper.shape(frame: frame, shape: slot.shape, into: outbuf) { outbuf.append(frame) }
+        }
+    }
+
+    /// A push on this session's pinned connection: pub/sub traffic, invalidations, MONITOR lines.
+    func pinnedPush(_ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) {
+        let kind = PushKind.classify(frame, info)
+        switch kind {
+        case .subscribe(let k, let name), .unsubscribe(let k, let name):
+            if case .subscribe = kind {
+                if let name { insertSubscription(k, name) }
+            } else if let name {
+                removeSubscription(k, name)
+            }
+            writePush(frame, info)
+            if var head = slots.first, head.local == nil, head.pushesExpected > 0 {
+                head.pushesExpected -= 1
+                if head.pushesExpected == 0 {
+                    _ = slots.popFirst()
+                    pinnedInFlight -= 1
+                    drainReadySlots()
+                    releasePinnedIfIdle()
+                } else {
+                    slots[0] = head
+                }
+            }
+        case .message, .other:
+            writePush(frame, info)
+        case .maintenance:
+            break
+        }
+        markDirty()
+    }
+
+    func writePush(_ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) {
+        if proto == 3 {
+            outbuf.append(frame)
+        } else {
+            RESP2Shaper.shape(frame: frame, shape: .plain, into: outbuf)
+        }
+    }
+
+    func insertSubscription(_ k: SubscriptionKind, _ name: [UInt8]) {
+        switch k {
+        case .channel: channels.insert(name)
+        case .pattern: patterns.insert(name)
+        case .shard: shardChannels.insert(name)
+        }
+        pinReasons.insert(.subscribed)
+    }
+
+    func removeSubscription(_ k: SubscriptionKind, _ name: [UInt8]) {
+        switch k {
+        case .channel: channels.remove(name)
+        case .pattern: patterns.remove(name)
+        case .shard: shardChannels.remove(name)
+        }
+        if !subscribed { pinReasons.remove(.subscribed) }
+    }
+}

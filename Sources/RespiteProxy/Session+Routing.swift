@@ -1,0 +1,315 @@
+// Session+Routing: the router. Each framed request is answered locally, sent on the session's
+// shared upstream connection, or sent on a pinned one (MULTI/WATCH, blocking commands, pub/sub,
+// tracking, MONITOR). A request that needs a different route than the requests still in flight
+// waits until they are answered, so a client's commands run upstream in the order it sent them.
+
+import EventLoop
+import RESP
+import RespiteCommands
+import RespiteUpstream
+
+extension Session {
+    /// Routes one request. False means "not now": it must wait for in-flight replies.
+    func handle(frame: UnsafeRawBufferPointer, args: [ArgRange]) -> Bool {
+        let base = frame.baseAddress!
+        let argc = args.count
+        let nameRange = args[0]
+        let nameBytes = UnsafeRawBufferPointer(start: base + Int(nameRange.offset), count: Int(nameRange.length))
+        let table = proxy.commands
+        var cmdID: Int32 = -1
+        var route = CommandTable.unknownRoute
+        var shape = ReplyShape.plain
+        if let id = table.lookupID(nameBytes) {
+            cmdID = id.rawValue
+            if !table.entries[Int(cmdID)].subcommands.isEmpty && argc >= 2 {
+                let subRange = args[1]
+                let sub = UnsafeRawBufferPointer(start: base + Int(subRange.offset), count: Int(subRange.length))
+                if let sid = table.lookupSubcommandID(table.entries[Int(cmdID)], sub) { cmdID = sid.rawValue }
+            }
+            route = table.entries[Int(cmdID)].route
+            shape = table.entries[Int(cmdID)].shape.resolved(argumentCount: argc)
+        }
+
+        // Authentication gate.
+        if !authenticated && !isAuthExempt(nameBytes) {
+            addLocalReply(Array("-NOAUTH Authentication required.\r\n".utf8))
+            return true
+        }
+        // Inside MULTI everything but the transaction's own controls is queued upstream.
+        if inMulti {
+            if matches(nameBytes, "exec") || matches(nameBytes, "discard") {
+                let isExec = matches(nameBytes, "exec")
+                let shapes = multiShapes
+                multiShapes.removeAll()
+                pinReasons.remove(.multi)
+                pinReasons.remove(.watch)
+                return sendPinned(frame, shape: shape, execShapes: isExec ? shapes : nil)
+            }
+            if matches(nameBytes, "quit") || matches(nameBytes, "reset") { return handleLocal(frame: frame, args: args, command: cmdID, shape: shape) }
+            if matches(nameBytes, "select") || matches(nameBytes, "client") || matches(nameBytes, "hello") || matches(nameBytes, "auth") {
+                pinReasons.insert(.dirty)
+            }
+            multiShapes.append(shape)
+            return sendPinned(frame, shape: shape)
+        }
+        // RESP2 subscribers may only manage subscriptions, PING, QUIT and RESET (as Redis).
+        if proto == 2 && subscribed {
+            switch route {
+            case .subscribe, .unsubscribe: break
+            default:
+                if matches(nameBytes, "ping") { return pingInSubscribedRESP2(frame: frame, args: args) }
+                if !(matches(nameBytes, "quit") || matches(nameBytes, "reset")) {
+                    let shown = String(decoding: nameBytes, as: UTF8.self).lowercased()
+                    addLocalReply(Array("-ERR Can't execute '\(shown)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n".utf8))
+                    return true
+                }
+            }
+        }
+        switch route {
+        case .local:
+            return handleLocal(frame: frame, args: args, command: cmdID, shape: shape)
+        case .shared:
+            if pinned != nil { return sendPinned(frame, shape: shape) }
+            return sendShared(frame, shape: shape)
+        case .blockingWithArg:
+            if hasBlockArgument(base, args) {
+                pinReasons.insert(.blocking)
+                return sendPinned(frame, shape: shape, blocking: true)
+            }
+            if pinned != nil { return sendPinned(frame, shape: shape) }
+            return sendShared(frame, shape: shape)
+        case .blocking:
+            if sharedInFlight > 0 { return false }
+            pinReasons.insert(.blocking)
+            return sendPinned(frame, shape: shape, blocking: true)
+        case .transaction:
+            if sharedInFlight > 0 { return false }
+            if matches(nameBytes, "multi") {
+                pinReasons.insert(.multi)
+                multiShapes.removeAll()
+            } else if matches(nameBytes, "watch") {
+                pinReasons.insert(.watch)
+            } else if matches(nameBytes, "unwatch") {
+                if pinned == nil { addLocalReply(Array("+OK\r\n".utf8)); return true }
+                pinReasons.remove(.watch)
+            } else if pinned == nil {
+                // EXEC or DISCARD without MULTI: the error text is Redis's.
+                let which = matches(nameBytes, "exec") ? "EXEC" : "DISCARD"
+                addLocalReply(Array("-ERR \(which) without MULTI\r\n".utf8))
+                return true
+            } else {
+                pinReasons.remove(.watch)
+            }
+            return sendPinned(frame, shape: shape)
+        case .subscribe:
+            if sharedInFlight > 0 { return false }
+            pinReasons.insert(.subscribed)
+            return sendPinned(frame, shape: shape, pushes: Int32(max(1, argc - 1)))
+        case .unsubscribe:
+            if pinned == nil || !pinReasons.contains(.subscribed) { return unsubscribeWhenNotSubscribed(nameBytes, base, args) }
+            var expected = argc - 1
+            if expected == 0 {
+                if matches(nameBytes, "unsubscribe") { expected = max(1, channels.count) }
+                else if matches(nameBytes, "punsubscribe") { expected = max(1, patterns.count) }
+                else { expected = max(1, shardChannels.count) }
+            }
+            return sendPinned(frame, shape: shape, pushes: Int32(expected))
+        case .tracking:
+            if sharedInFlight > 0 { return false }
+            pinReasons.insert(.tracking)
+            pinReasons.insert(.dirty)
+            return sendPinned(frame, shape: shape)
+        case .monitor:
+            if sharedInFlight > 0 { return false }
+            pinReasons.insert(.monitor)
+            pinReasons.insert(.dirty)
+            let ok = sendPinned(frame, shape: shape)
+            pinned?.streaming = true
+            return ok
+        case .unsupported(let reason):
+            addLocalReply(Array("-ERR \(reason)\r\n".utf8))
+            return true
+        }
+    }
+
+    /// Sends on the session's shared connection for its db.
+    func sendShared(_ frame: UnsafeRawBufferPointer, shape: ReplyShape) -> Bool {
+        if pinnedInFlight > 0 { return false }
+        var conn = shared
+        if conn == nil || conn!.state == .closed || conn!.db != db {
+            if sharedInFlight > 0, let c = conn, c.state != .closed { return false }
+            do {
+                conn = try proxy.pool.sharedConnection(db: db, affinity: Int(index))
+            } catch {
+                replyUnavailable(error)
+                return true
+            }
+            shared = conn
+        }
+        let seq = takeSlot(shape: shape)
+        let timeout = proxy.pool.settings.timeoutMs
+        let deadline: Int64 = timeout > 0 ? proxy.pool.now + Int64(timeout) : 0
+        conn!.send(frame.baseAddress!, frame.count, Pending(session: index, generation: generation, slot: seq, deadline: deadline))
+        sharedInFlight += 1
+        return true
+    }
+
+    /// Sends on the session's pinned connection, leasing one first when needed.
+    func sendPinned(_ frame: UnsafeRawBufferPointer, shape: ReplyShape, blocking: Bool = false,
+                    pushes: Int32 = 0, execShapes: [ReplyShape]? = nil) -> Bool {
+        if pinned == nil || pinned!.state == .closed {
+            if sharedInFlight > 0 { return false }
+            do {
+                pinned = try proxy.pool.leasePinned(db: db, session: index)
+            } catch {
+                pinReasons = []
+                replyUnavailable(error)
+                return true
+            }
+        }
+        let conn = pinned!
+        if pushes > 0 {
+            _ = takeSlot(shape: shape, pushes: pushes)
+            conn.sendWithoutReply(frame.baseAddress!, frame.count)
+            pinnedInFlight += 1
+            return true
+        }
+        let seq = takeSlot(shape: shape, execShapes: execShapes)
+        let timeout = proxy.pool.settings.timeoutMs
+        let deadline: Int64 = (blocking || timeout == 0) ? 0 : proxy.pool.now + Int64(timeout)
+        conn.send(frame.baseAddress!, frame.count, Pending(session: index, generation: generation, slot: seq, deadline: deadline))
+        pinnedInFlight += 1
+        return true
+    }
+
+    /// After a remote reply: end one-shot pins and wake input that waited for this route.
+    func afterRemoteReply(_ conn: UpstreamConnection, frame: UnsafeRawBufferPointer, info: ReplyFrame) {
+        if conn.pinned {
+            if pinnedInFlight == 0 { pinReasons.remove(.blocking) }
+            releasePinnedIfIdle()
+        }
+        if waitingForRoute && sharedInFlight == 0 && pinnedInFlight == 0 {
+            proxy.resumeList.append(self)
+        } else if waitingForRoute && (sharedInFlight == 0 || pinnedInFlight == 0) {
+            proxy.resumeList.append(self)
+        }
+    }
+
+    /// Returns the pinned connection once no state and no request holds it.
+    func releasePinnedIfIdle() {
+        guard let p = pinned, pinnedInFlight == 0 else { return }
+        let holding = pinReasons.subtracting(.dirty)
+        if holding.isEmpty {
+            let reusable = !pinReasons.contains(.dirty) && p.db == db
+            pinned = nil
+            pinReasons = []
+            proxy.pool.release(p, reusable: reusable)
+            if waitingForRoute { proxy.resumeList.append(self) }
+        }
+    }
+
+    /// The pinned connection closed under the session.
+    func pinnedLost(_ conn: UpstreamConnection) {
+        guard pinned === conn else { return }
+        pinned = nil
+        // Push-answered slots will never complete; fail them.
+        while let head = slots.first, head.local == nil, head.pushesExpected > 0 {
+            _ = slots.popFirst()
+            pinnedInFlight -= 1
+            addLocalReply(Array("-ERR Respite: upstream connection lost (\(conn.closeReason))\r\n".utf8))
+        }
+        drainReadySlots()
+        let hadState = !pinReasons.subtracting([.blocking, .dirty]).isEmpty
+        pinReasons = []
+        channels.removeAll(); patterns.removeAll(); shardChannels.removeAll()
+        if hadState {
+            // The connection's state (transaction, subscriptions, tracking) is gone; a client
+            // must not go on believing it holds it.
+            Log.notice("Closing client id=\(id) addr=\(peer): its pinned upstream connection closed (\(conn.closeReason))")
+            closeAfterReply = true
+            maybeFinishClose()
+        }
+        markDirty()
+    }
+
+    func replyUnavailable(_ error: UpstreamUnavailable) {
+        let text: String
+        switch error {
+        case .down(let why):
+            text = "-ERR Respite: upstream \(proxy.pool.settings.address) unavailable (\(why.isEmpty ? "connecting" : why))\r\n"
+        case .tooManyPinned(let max):
+            text = "-ERR Respite: too many dedicated upstream connections (upstream-pinned-max \(max))\r\n"
+        case .queueFull(let max):
+            text = "-ERR Respite: upstream queue full (upstream-queue-limit \(max))\r\n"
+        }
+        addLocalReply(Array(text.utf8))
+    }
+
+    func hasBlockArgument(_ base: UnsafeRawPointer, _ args: [ArgRange]) -> Bool {
+        var i = 1
+        while i < args.count {
+            let a = UnsafeRawBufferPointer(start: base + Int(args[i].offset), count: Int(args[i].length))
+            if matches(a, "block") { return true }
+            if matches(a, "streams") { return false }
+            i += 1
+        }
+        return false
+    }
+
+    func isAuthExempt(_ name: UnsafeRawBufferPointer) -> Bool {
+        matches(name, "auth") || matches(name, "hello") || matches(name, "quit") || matches(name, "reset")
+    }
+
+    /// RESP2 PING while subscribed: `*2 pong <arg or "">`, as Redis answers it.
+    func pingInSubscribedRESP2(frame: UnsafeRawBufferPointer, args: [ArgRange]) -> Bool {
+        if args.count > 2 {
+            addLocalReply(Array("-ERR wrong number of arguments for 'ping' command\r\n".utf8))
+            return true
+        }
+        var b = Array("*2\r\n$4\r\npong\r\n".utf8)
+        if args.count == 2 {
+            let a = UnsafeRawBufferPointer(start: frame.baseAddress! + Int(args[1].offset), count: Int(args[1].length))
+            b += Array("$\(a.count)\r\n".utf8); b += Array(a); b += [13, 10]
+        } else {
+            b += Array("$0\r\n\r\n".utf8)
+        }
+        addLocalReply(b)
+        return true
+    }
+
+    /// UNSUBSCRIBE and friends with no subscriptions: answered as Redis does, count 0.
+    func unsubscribeWhenNotSubscribed(_ name: UnsafeRawBufferPointer, _ base: UnsafeRawPointer, _ args: [ArgRange]) -> Bool {
+        let kind = String(decoding: name, as: UTF8.self).lowercased()
+        let header = proto == 3 ? ">3\r\n" : "*3\r\n"
+        var b: [UInt8] = []
+        if args.count == 1 {
+            b += Array("\(header)$\(kind.utf8.count)\r\n\(kind)\r\n".utf8)
+            b += Array((proto == 3 ? "_\r\n" : "$-1\r\n").utf8)
+            b += Array(":0\r\n".utf8)
+        } else {
+            for k in 1..<args.count {
+                let a = UnsafeRawBufferPointer(start: base + Int(args[k].offset), count: Int(args[k].length))
+                b += Array("\(header)$\(kind.utf8.count)\r\n\(kind)\r\n$\(a.count)\r\n".utf8)
+                b += Array(a); b += [13, 10]
+                b += Array(":0\r\n".utf8)
+            }
+        }
+        addLocalReply(b)
+        return true
+    }
+}
+
+/// Case-insensitive comparison of raw bytes with a lowercase ASCII literal.
+@inline(__always) func matches(_ a: UnsafeRawBufferPointer, _ s: StaticString) -> Bool {
+    let n = s.utf8CodeUnitCount
+    guard a.count == n else { return false }
+    let p = s.utf8Start
+    var i = 0
+    while i < n {
+        var c = a[i]
+        if c >= 65 && c <= 90 { c += 32 }
+        if c != p[i] { return false }
+        i += 1
+    }
+    return true
+}

@@ -1,0 +1,300 @@
+// Session: one client connection — its socket, buffers, protocol state and reply order.
+//
+// Request path: `onReadable` reads into `inbuf`; `processInput` frames requests in place with
+// the RequestScanner and routes each one (Session+Routing.swift): answered locally, sent on the
+// session's shared upstream connection, or sent on a pinned one. Every request takes a reply
+// slot in `slots`, in arrival order; upstream replies always answer the oldest remote slot, and
+// local replies that were produced behind a pending remote one wait in their slot, so replies
+// leave in request order whatever their route (Session+Replies.swift). Owned by the Proxy, on
+// the loop thread.
+
+import EventLoop
+import RESP
+import RespiteCommands
+import RespiteUpstream
+
+/// Why a session holds a pinned upstream connection (several may hold at once).
+struct PinReasons: OptionSet {
+    let rawValue: UInt8
+    static let multi = PinReasons(rawValue: 1)
+    static let watch = PinReasons(rawValue: 2)
+    static let blocking = PinReasons(rawValue: 4)
+    static let subscribed = PinReasons(rawValue: 8)
+    static let tracking = PinReasons(rawValue: 16)
+    static let monitor = PinReasons(rawValue: 32)
+    /// State that cannot be reset cheaply: close the connection instead of reusing it.
+    static let dirty = PinReasons(rawValue: 64)
+}
+
+/// One reply owed to the client, in request order.
+struct ReplySlot {
+    var seq: UInt32
+    /// How to render the reply for a RESP2 client.
+    var shape: ReplyShape
+    /// Reply bytes of a local reply, ready to go out (nil while the upstream owes it).
+    var local: [UInt8]?
+    /// The client asked for no reply (CLIENT REPLY OFF / SKIP).
+    var suppress: Bool
+    /// Sub/unsub confirmations (pushes) still expected for this request.
+    var pushesExpected: Int32
+    /// For EXEC: the shapes of the queued commands.
+    var execShapes: [ReplyShape]?
+}
+
+enum ReplyMode { case on, off, skipNext }
+
+/// A connected client.
+final class Session {
+    let index: Int32
+    let generation: UInt32
+    let id: Int64
+    let fd: Int32
+    let peer: String
+    let local: String
+    let isUnix: Bool
+    unowned(unsafe) let proxy: Proxy
+    var readEvent: Event?
+    var writeEvent: Event?
+    let inbuf = ByteBuffer(capacity: 16 * 1024)
+    let outbuf = ByteBuffer(capacity: 16 * 1024)
+    var scanner: RequestScanner
+    let created: Int64
+    var lastInteraction: Int64
+
+    // Protocol state.
+    var proto = 2
+    var db = 0
+    var authenticated: Bool
+    var user = "default"
+    var name: [UInt8] = []
+    var libName: [UInt8] = []
+    var libVersion: [UInt8] = []
+    var replyMode = ReplyMode.on
+    var noEvict = false
+    var lastCommand = "NULL"
+
+    // Routing state.
+    var shared: UpstreamConnection?
+    var sharedInFlight = 0
+    var pinned: UpstreamConnection?
+    var pinnedInFlight = 0
+    var pinReasons: PinReasons = []
+    var multiShapes: [ReplyShape] = []
+    var channels: Set<[UInt8]> = []
+    var patterns: Set<[UInt8]> = []
+    var shardChannels: Set<[UInt8]> = []
+
+    // Reply order.
+    var slots = Ring<ReplySlot>(capacity: 32)
+    var nextSeq: UInt32 = 0
+
+    // Lifecycle.
+    var waitingForRoute = false
+    var readPaused = false
+    var closeAfterReply = false
+    var closed = false
+    var writeArmed = false
+    var dirty = false
+
+    init(index: Int32, generation: UInt32, id: Int64, fd: Int32, peer: String, local: String, isUnix: Bool, proxy: Proxy) {
+        self.index = index
+        self.generation = generation
+        self.id = id
+        self.fd = fd
+        self.peer = peer
+        self.local = local
+        self.isUnix = isUnix
+        self.proxy = proxy
+        self.authenticated = proxy.settings.requirePass == nil
+        self.scanner = RequestScanner(limits: proxy.settings.clientLimits)
+        self.scanner.authenticated = authenticated
+        self.created = monotonicMs()
+        self.lastInteraction = created
+    }
+
+    var subscribed: Bool { !channels.isEmpty || !patterns.isEmpty || !shardChannels.isEmpty }
+    var inMulti: Bool { pinReasons.contains(.multi) }
+
+    func start() {
+        let ctx = Unmanaged.passUnretained(self).toOpaque()
+        readEvent = proxy.loop.watch(fd: fd, EventFlags.read | EventFlags.persist, sessionReadable, ctx)
+        writeEvent = proxy.loop.watch(fd: fd, EventFlags.write, sessionWritable, ctx)
+        readEvent!.add()
+    }
+
+    // MARK: Input
+
+    func onReadable() {
+        guard !closed else { return }
+        var total = 0
+        while true {
+            inbuf.reserve(16 * 1024)
+            switch Socket.read(fd, inbuf.writePointer, inbuf.writableCount) {
+            case .bytes(let n):
+                inbuf.commit(n)
+                total += n
+                if inbuf.writableCount == 0 && total < 1024 * 1024 { continue }
+            case .wouldBlock: break
+            case .closed: close(); return
+            case .error: close(); return
+            }
+            break
+        }
+        lastInteraction = proxy.pool.now
+        processInput()
+        if inbuf.readableCount > proxy.settings.queryBufferLimit {
+            Log.warning("Closing client id=\(id) addr=\(peer): query buffer of \(inbuf.readableCount) bytes exceeds client-query-buffer-limit")
+            close()
+            return
+        }
+        flushOutput()
+    }
+
+    /// Frames and routes every complete request in `inbuf`, until one must wait.
+    func processInput() {
+        while !closed && !closeAfterReply && !waitingForRoute && inbuf.readableCount > 0 {
+            let r = scanner.scan(inbuf.readPointer, inbuf.readableCount)
+            switch r {
+            case .incomplete:
+                return
+            case .empty(let len):
+                inbuf.consume(len)
+            case .frame(let len):
+                let p = UnsafeRawPointer(inbuf.readPointer)
+                if handle(frame: UnsafeRawBufferPointer(start: p, count: len), args: scanner.args) {
+                    inbuf.consume(len)
+                } else {
+                    // Must wait for in-flight replies on another route; rescanned later.
+                    waitingForRoute = true
+                    return
+                }
+            case .inline(let len):
+                let line = UnsafeRawBufferPointer(start: inbuf.readPointer, count: len)
+                var end = len - 1
+                if end > 0 && line[end - 1] == 13 { end -= 1 }
+                guard let parts = InlineSplitter.split(UnsafeRawBufferPointer(rebasing: line[0..<end])) else {
+                    protocolError("Protocol error: unbalanced quotes in request")
+                    return
+                }
+                // Re-encode as multibulk in scratch space and route that copy.
+                let scratch = proxy.scratch
+                scratch.clear()
+                InlineSplitter.encode(parts, into: scratch)
+                var sub = RequestScanner(limits: RESPLimits())
+                guard case .frame = sub.scan(scratch.readPointer, scratch.readableCount) else { inbuf.consume(len); continue }
+                if handle(frame: UnsafeRawBufferPointer(start: scratch.readPointer, count: scratch.readableCount), args: sub.args) {
+                    inbuf.consume(len)
+                } else {
+                    waitingForRoute = true
+                    return
+                }
+            case .error(let e):
+                protocolError(e.message)
+                return
+            }
+        }
+    }
+
+    /// Replies with a protocol error and closes after the reply, as Redis does.
+    func protocolError(_ message: String) {
+        Log.verbose("Protocol error from client id=\(id) addr=\(peer): \(message)")
+        var b: [UInt8] = [UInt8(ascii: "-")]
+        b.append(contentsOf: Array("ERR ".utf8))
+        b.append(contentsOf: Array(message.utf8))
+        b.append(13); b.append(10)
+        addLocalReply(b)
+        closeAfterReply = true
+        inbuf.clear()
+        readEvent?.remove()
+        readPaused = true
+        maybeFinishClose()
+    }
+
+    /// Called when in-flight replies drained: continue with input that had to wait.
+    func resume() {
+        guard !closed else { return }
+        if waitingForRoute {
+            waitingForRoute = false
+            processInput()
+        }
+        flushOutput()
+    }
+
+    // MARK: Output
+
+    func onWritable() {
+        writeArmed = false
+        flushOutput()
+    }
+
+    /// Writes pending output; arms write readiness on a short write.
+    func flushOutput() {
+        dirty = false
+        guard !closed else { return }
+        while outbuf.readableCount > 0 {
+            switch Socket.write(fd, outbuf.readPointer, outbuf.readableCount) {
+            case .bytes(let n): outbuf.consume(n)
+            case .wouldBlock:
+                if !writeArmed { writeArmed = true; writeEvent?.add() }
+                let limit = proxy.settings.outputBufferLimit
+                if limit > 0 && outbuf.readableCount > limit {
+                    Log.warning("Closing client id=\(id) addr=\(peer): output of \(outbuf.readableCount) bytes exceeds client-output-buffer-limit")
+                    close()
+                    return
+                }
+                // Back-pressure: a client that does not read its replies stops being read.
+                if !readPaused && outbuf.readableCount > 4 * 1024 * 1024 {
+                    readPaused = true
+                    readEvent?.remove()
+                }
+                return
+            case .closed, .error:
+                close()
+                return
+            }
+        }
+        if outbuf.capacity > 1024 * 1024 { outbuf.shrinkIfIdle(to: 16 * 1024) }
+        if inbuf.capacity > 1024 * 1024 && inbuf.readableCount == 0 { inbuf.shrinkIfIdle(to: 16 * 1024) }
+        if readPaused && !closeAfterReply {
+            readPaused = false
+            readEvent?.add()
+            processInput()
+            if outbuf.readableCount > 0 && !closed { flushOutput() }
+        }
+        maybeFinishClose()
+    }
+
+    /// Marks output pending; the proxy flushes dirty sessions after each upstream read.
+    func markDirty() {
+        if !dirty { dirty = true; proxy.dirtySessions.append(self) }
+    }
+
+    func maybeFinishClose() {
+        if closeAfterReply && slots.isEmpty && outbuf.readableCount == 0 { close() }
+    }
+
+    // MARK: Close
+
+    /// Closes the client: drops its events and socket, returns or closes its pinned connection.
+    func close() {
+        guard !closed else { return }
+        closed = true
+        readEvent?.free(); readEvent = nil
+        writeEvent?.free(); writeEvent = nil
+        Socket.close(fd)
+        if let p = pinned {
+            pinned = nil
+            // Whatever state the connection holds belongs to this client; never reuse it.
+            proxy.pool.release(p, reusable: false)
+        }
+        shared = nil
+        proxy.sessionClosed(self)
+    }
+}
+
+let sessionReadable: EventCallback = { _, _, ctx in
+    Unmanaged<Session>.fromOpaque(ctx!).takeUnretainedValue().onReadable()
+}
+let sessionWritable: EventCallback = { _, _, ctx in
+    Unmanaged<Session>.fromOpaque(ctx!).takeUnretainedValue().onWritable()
+}

@@ -1,0 +1,323 @@
+// UpstreamConnection: one RESP3 socket to the upstream Redis, shared by many clients or pinned
+// to one.
+//
+// Lifecycle: connecting → handshaking → ready → closed. The handshake (`HELLO 3 [AUTH] SETNAME`,
+// `SELECT db`, `CLIENT ID`) is pipelined as soon as the socket connects; client requests that
+// arrive before it finishes wait in `held` and go out, in order, when it does. Every request
+// written has a `Pending` entry in a FIFO; the reply scanner separates `>` pushes from replies
+// on every read, so a push never consumes a reply slot. Writes are batched: requests are appended
+// to `out` and flushed once per loop pass by the pool's deferred flush.
+
+import EventLoop
+import RESP
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a written request waits for. Plain value; no references.
+public struct Pending: Sendable {
+    /// Session table index, or -1 for Respite's own requests (handshake).
+    public var session: Int32
+    public var generation: UInt32
+    /// The session's reply-slot sequence number.
+    public var slot: UInt32
+    /// Absolute deadline (ms, monotonic); 0 means none (blocking commands).
+    public var deadline: Int64
+    public init(session: Int32, generation: UInt32, slot: UInt32, deadline: Int64) {
+        self.session = session; self.generation = generation; self.slot = slot; self.deadline = deadline
+    }
+}
+
+/// The proxy side of an upstream connection: where replies, pushes and failures go.
+public protocol UpstreamDelegate: AnyObject {
+    /// A reply to `pending`; `frame` is valid only during the call.
+    func upstreamReply(_ conn: UpstreamConnection, _ pending: Pending, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame)
+    /// A push frame (pub/sub message, invalidation, maintenance notification).
+    func upstreamPush(_ conn: UpstreamConnection, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame)
+    /// One read's replies are delivered: a good moment to flush client output.
+    func upstreamReadDone(_ conn: UpstreamConnection)
+    /// The request will get no reply from this connection; `error` is the text after `-`.
+    func upstreamFailed(_ conn: UpstreamConnection, _ pending: Pending, error: String)
+}
+
+public enum UpstreamState: Sendable, Equatable {
+    case connecting, handshaking, ready, closed
+}
+
+/// One socket to the upstream.
+public final class UpstreamConnection {
+    public let id: Int
+    public let db: Int
+    public let pinned: Bool
+    public private(set) var state: UpstreamState = .connecting
+    /// The upstream's id for this connection (`CLIENT ID`), once known.
+    public private(set) var serverClientID: Int64 = -1
+    /// The upstream's `HELLO` reply, decoded (version, mode, …).
+    public private(set) var helloReply: RESPValue?
+    /// Why the connection closed, once it has.
+    public private(set) var closeReason: String = ""
+
+    unowned(unsafe) let pool: UpstreamPool
+    var fd: Int32 = -1
+    var readEvent: Event?
+    var writeEvent: Event?
+    var connectTimer: Event?
+    let inbuf = ByteBuffer(capacity: 16 * 1024)
+    let out = ByteBuffer(capacity: 16 * 1024)
+    let held = ByteBuffer(capacity: 1024)
+    var scanner: ReplyScanner
+    public private(set) var fifo = Ring<Pending>(capacity: 64)
+    var handshakeLeft = 0
+    var heldCount = 0
+    var writeArmed = false
+    var flushQueued = false
+    /// Index in the pool's lists (maintained by the pool).
+    var slotInPool = -1
+    /// Set while a pinned connection is leased to a session.
+    public var leasedTo: Int32 = -1
+    /// MONITOR: the server streams replies nobody asked for; they go out as pushes.
+    public var streaming = false
+
+    init(id: Int, db: Int, pinned: Bool, pool: UpstreamPool) {
+        self.id = id
+        self.db = db
+        self.pinned = pinned
+        self.pool = pool
+        var limits = pool.settings.limits
+        limits.maxInline = max(limits.maxInline, 64 * 1024)
+        self.scanner = ReplyScanner(limits: limits)
+    }
+
+    /// Requests waiting for a reply (written or held).
+    public var inFlight: Int { fifo.count - handshakeLeft }
+
+    /// Starts the non-blocking connect; failures surface through `close`.
+    func start() {
+        let s = pool.settings
+        do {
+            switch s.address {
+            case .tcp(let host, let port): fd = try Socket.connectTCP(host: host, port: port)
+            case .unix(let path): fd = try Socket.connectUnix(path: path)
+            }
+        } catch {
+            close(reason: "\(error)")
+            return
+        }
+        let ctx = Unmanaged.passUnretained(self).toOpaque()
+        readEvent = pool.loop.watch(fd: fd, EventFlags.read | EventFlags.persist, upstreamReadable, ctx)
+        writeEvent = pool.loop.watch(fd: fd, EventFlags.write, upstreamWritable, ctx)
+        writeEvent!.add()
+        writeArmed = true
+        if s.connectTimeoutMs > 0 {
+            connectTimer = pool.loop.timer(persist: false, upstreamConnectTimeout, ctx)
+            connectTimer!.add(timeoutMs: s.connectTimeoutMs)
+        }
+    }
+
+    /// Queues a request (complete RESP bytes) for `pending`.
+    public func send(_ bytes: UnsafeRawPointer, _ count: Int, _ pending: Pending) {
+        fifo.append(pending)
+        if state == .ready {
+            out.append(bytes, count: count)
+            scheduleFlush()
+        } else {
+            held.append(bytes, count: count)
+            heldCount += 1
+        }
+    }
+
+    /// Queues a request answered only by pushes (SUBSCRIBE and friends): no FIFO entry.
+    public func sendWithoutReply(_ bytes: UnsafeRawPointer, _ count: Int) {
+        if state == .ready {
+            out.append(bytes, count: count)
+            scheduleFlush()
+        } else {
+            held.append(bytes, count: count)
+        }
+    }
+
+    func scheduleFlush() {
+        if !flushQueued && !writeArmed {
+            flushQueued = true
+            pool.queueFlush(self)
+        }
+    }
+
+    /// Writes as much of `out` as the socket takes; arms write readiness on a short write.
+    func flush() {
+        flushQueued = false
+        guard fd >= 0, state == .ready || state == .handshaking else { return }
+        while out.readableCount > 0 {
+            switch Socket.write(fd, out.readPointer, out.readableCount) {
+            case .bytes(let n): out.consume(n)
+            case .wouldBlock:
+                if !writeArmed { writeArmed = true; writeEvent?.add() }
+                return
+            case .closed: close(reason: "connection closed by upstream"); return
+            case .error(let e): close(reason: "write error: \(String(cString: strerror(e)))"); return
+            }
+        }
+        if out.capacity > 4 * 1024 * 1024 { out.shrinkIfIdle(to: 16 * 1024) }
+    }
+
+    func onWritable() {
+        writeArmed = false
+        if state == .connecting {
+            connectTimer?.free(); connectTimer = nil
+            let err = Socket.connectResult(fd)
+            if err != 0 { close(reason: "connect to \(pool.settings.address): \(String(cString: strerror(err)))"); return }
+            Socket.setNoDelay(fd)
+            state = .handshaking
+            readEvent?.add()
+            writeHandshake()
+        }
+        flush()
+    }
+
+    private func writeHandshake() {
+        let s = pool.settings
+        var args: [[UInt8]] = [Array("HELLO".utf8), Array("3".utf8)]
+        if let pw = s.password {
+            args.append(Array("AUTH".utf8)); args.append(Array((s.user ?? "default").utf8)); args.append(Array(pw.utf8))
+        }
+        if !s.clientName.isEmpty { args.append(Array("SETNAME".utf8)); args.append(Array(s.clientName.utf8)) }
+        InlineSplitter.encode(args, into: out)
+        handshakeLeft = 1
+        if db != 0 {
+            InlineSplitter.encode([Array("SELECT".utf8), Array(String(db).utf8)], into: out)
+            handshakeLeft += 1
+        }
+        InlineSplitter.encode([Array("CLIENT".utf8), Array("ID".utf8)], into: out)
+        handshakeLeft += 1
+        // Handshake entries sit before every held request in the FIFO.
+        var entries: [Pending] = []
+        while let p = fifo.popFirst() { entries.append(p) }
+        for _ in 0..<handshakeLeft { fifo.append(Pending(session: -1, generation: 0, slot: 0, deadline: 0)) }
+        for p in entries { fifo.append(p) }
+    }
+
+    private func handshakeReply(_ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) {
+        handshakeLeft -= 1
+        let step = handshakeStep
+        handshakeStep += 1
+        if info.isError {
+            let text = String(decoding: frame.prefix(max(0, frame.count - 2)).dropFirst(), as: UTF8.self)
+            if step == 0 && text.hasPrefix("NOPROTO") {
+                close(reason: "upstream does not speak RESP3 (HELLO 3 refused: \(text))")
+            } else {
+                close(reason: "upstream handshake failed: \(text)")
+            }
+            return
+        }
+        if step == 0 {
+            helloReply = (try? RESPValue.decode(frame))?.value
+        } else if handshakeLeft == 0 {
+            if let v = try? RESPValue.decode(frame), case .integer(let id) = v.value { serverClientID = id }
+        }
+        if handshakeLeft == 0 {
+            state = .ready
+            pool.connectionReady(self)
+            if held.readableCount > 0 {
+                out.append(held.readPointer, count: held.readableCount)
+                held.clear()
+                heldCount = 0
+            }
+            flush()
+        }
+    }
+    private var handshakeStep = 0
+
+    func onReadable() {
+        guard fd >= 0 else { return }
+        var reads = 0
+        while true {
+            inbuf.reserve(16 * 1024)
+            switch Socket.read(fd, inbuf.writePointer, inbuf.writableCount) {
+            case .bytes(let n):
+                inbuf.commit(n)
+                reads += 1
+                if !deliver() { return }
+                if n < inbuf.writableCount + n || reads >= 16 { break }
+                continue
+            case .wouldBlock: break
+            case .closed: close(reason: "connection closed by upstream"); return
+            case .error(let e): close(reason: "read error: \(String(cString: strerror(e)))"); return
+            }
+            break
+        }
+        pool.delegate?.upstreamReadDone(self)
+    }
+
+    /// Frames and dispatches every complete reply in `inbuf`. False when the connection closed.
+    private func deliver() -> Bool {
+        while inbuf.readableCount > 0 {
+            switch scanner.scan(inbuf.readPointer, inbuf.readableCount) {
+            case .incomplete:
+                return true
+            case .error(let e):
+                close(reason: "bad reply from upstream: \(e.message)")
+                return false
+            case .frame(let info):
+                let frame = UnsafeRawBufferPointer(start: inbuf.readPointer, count: info.length)
+                if info.isPush {
+                    pool.delegate?.upstreamPush(self, frame, info)
+                } else if streaming && fifo.count == handshakeLeft && handshakeLeft == 0 {
+                    pool.delegate?.upstreamPush(self, frame, info)
+                } else if let p = fifo.popFirst() {
+                    if p.session < 0 {
+                        handshakeReply(frame, info)
+                        if state == .closed { return false }
+                    } else {
+                        pool.delegate?.upstreamReply(self, p, frame, info)
+                    }
+                } else {
+                    close(reason: "unexpected reply from upstream with nothing in flight")
+                    return false
+                }
+                if state == .closed { return false }
+                inbuf.consume(info.length)
+            }
+        }
+        if inbuf.capacity > 4 * 1024 * 1024 { inbuf.shrinkIfIdle(to: 16 * 1024) }
+        return true
+    }
+
+    /// The oldest request's deadline has passed.
+    func checkDeadline(now: Int64) {
+        guard state != .closed, let head = fifo.first else { return }
+        if state == .connecting || state == .handshaking { return }
+        if head.deadline > 0 && head.deadline <= now {
+            close(reason: "upstream timeout: no reply within \(pool.settings.timeoutMs) ms")
+        }
+    }
+
+    /// Closes the socket and fails every pending request. Safe to call more than once.
+    public func close(reason: String) {
+        guard state != .closed else { return }
+        state = .closed
+        closeReason = reason
+        readEvent?.free(); readEvent = nil
+        writeEvent?.free(); writeEvent = nil
+        connectTimer?.free(); connectTimer = nil
+        if fd >= 0 { Socket.close(fd); fd = -1 }
+        let error = "ERR Respite: upstream \(pool.settings.address) unavailable (\(reason))"
+        while let p = fifo.popFirst() {
+            if p.session >= 0 { pool.delegate?.upstreamFailed(self, p, error: error) }
+        }
+        fifo.removeAll()
+        out.clear(); held.clear(); heldCount = 0
+        pool.connectionClosed(self)
+        pool.delegate?.upstreamReadDone(self)
+    }
+}
+
+let upstreamReadable: EventCallback = { _, _, ctx in
+    Unmanaged<UpstreamConnection>.fromOpaque(ctx!).takeUnretainedValue().onReadable()
+}
+let upstreamWritable: EventCallback = { _, _, ctx in
+    Unmanaged<UpstreamConnection>.fromOpaque(ctx!).takeUnretainedValue().onWritable()
+}
+let upstreamConnectTimeout: EventCallback = { _, _, ctx in
+    let c = Unmanaged<UpstreamConnection>.fromOpaque(ctx!).takeUnretainedValue()
+    if c.state == .connecting { c.close(reason: "connect timeout after \(c.pool.settings.connectTimeoutMs) ms") }
+}

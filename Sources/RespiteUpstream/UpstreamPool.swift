@@ -1,0 +1,203 @@
+// UpstreamPool: every connection Respite keeps to one upstream endpoint, on one loop.
+//
+// Shared connections are keyed by db (`upstream-pool-size` per db, opened lazily); a client
+// sticks to one of them while it has requests in flight, so its replies keep their order.
+// Pinned connections are leased to one session for MULTI/WATCH, blocking commands, pub/sub,
+// tracking and MONITOR, and return to an idle list when their state ends cleanly. A failed
+// connect puts the endpoint in backoff (`upstream-reconnect-min` doubling up to `-max`), during
+// which requests fail fast with a clear error instead of hanging. One deferred event flushes the
+// pass's writes; one coarse timer checks deadlines.
+
+import EventLoop
+import RESP
+
+/// Where the upstream is.
+public enum UpstreamAddress: Sendable, Equatable, CustomStringConvertible {
+    case tcp(host: String, port: Int)
+    case unix(path: String)
+    public var description: String {
+        switch self {
+        case .tcp(let h, let p): return h.contains(":") ? "[\(h)]:\(p)" : "\(h):\(p)"
+        case .unix(let path): return "unix:\(path)"
+        }
+    }
+}
+
+/// How to reach and use the upstream.
+public struct UpstreamSettings: Sendable {
+    public var address: UpstreamAddress = .tcp(host: "127.0.0.1", port: 6379)
+    public var user: String?
+    public var password: String?
+    public var clientName = "respite"
+    public var poolSize = 2
+    public var pinnedMax = 1024
+    public var idlePinnedMax = 64
+    public var connectTimeoutMs = 2000
+    public var timeoutMs = 5000
+    public var reconnectMinMs = 100
+    public var reconnectMaxMs = 5000
+    public var queueLimit = 100_000
+    public var limits = RESPLimits()
+    public init() {}
+}
+
+/// Why no connection could be had.
+public enum UpstreamUnavailable: Error {
+    case down(String)
+    case tooManyPinned(Int)
+    case queueFull(Int)
+}
+
+public final class UpstreamPool {
+    public let loop: Loop
+    public var settings: UpstreamSettings
+    public weak var delegate: (any UpstreamDelegate)?
+    /// The pool's closed-connection hook for leased pinned connections.
+    public var onPinnedClosed: ((UpstreamConnection) -> Void)?
+
+    var shared: [Int: [UpstreamConnection?]] = [:]
+    var idlePinned: [Int: [UpstreamConnection]] = [:]
+    public private(set) var pinnedCount = 0
+    var nextID = 1
+    var flushList: [UpstreamConnection] = []
+    var flushEvent: Event?
+    var tickEvent: Event?
+    var all: [Int: UpstreamConnection] = [:]
+
+    // Backoff state for the endpoint.
+    var backoffMs = 0
+    var downUntil: Int64 = 0
+    public private(set) var lastError = ""
+    /// Cached coarse clock, refreshed by the tick and by callers.
+    public var now: Int64 = monotonicMs()
+
+    public init(loop: Loop, settings: UpstreamSettings) {
+        self.loop = loop
+        self.settings = settings
+        let ctx = Unmanaged.passUnretained(self).toOpaque()
+        flushEvent = loop.deferred(poolFlush, ctx)
+        tickEvent = loop.timer(persist: true, poolTick, ctx)
+        tickEvent!.add(timeoutMs: 100)
+    }
+
+    /// Connections open now (shared and pinned).
+    public var connectionCount: Int { all.count }
+    public var isDown: Bool { downUntil > monotonicMs() }
+
+    /// The shared connection for `db` that a client with `affinity` uses.
+    public func sharedConnection(db: Int, affinity: Int) throws(UpstreamUnavailable) -> UpstreamConnection {
+        var slots = shared[db] ?? Array(repeating: nil, count: settings.poolSize)
+        let i = affinity % slots.count
+        if let c = slots[i], c.state != .closed {
+            if c.state != .ready && c.heldCount >= settings.queueLimit { throw .queueFull(settings.queueLimit) }
+            return c
+        }
+        if downUntil > monotonicMs() { throw .down(lastError) }
+        let c = UpstreamConnection(id: nextID, db: db, pinned: false, pool: self)
+        nextID += 1
+        c.slotInPool = i
+        slots[i] = c
+        shared[db] = slots
+        all[c.id] = c
+        c.start()
+        if c.state == .closed { throw .down(lastError) }
+        return c
+    }
+
+    /// Leases a dedicated connection on `db` to `session`.
+    public func leasePinned(db: Int, session: Int32) throws(UpstreamUnavailable) -> UpstreamConnection {
+        if var idle = idlePinned[db] {
+            while let c = idle.popLast() {
+                if c.state == .ready {
+                    idlePinned[db] = idle
+                    c.leasedTo = session
+                    return c
+                }
+            }
+            idlePinned[db] = idle
+        }
+        if downUntil > monotonicMs() { throw .down(lastError) }
+        if pinnedCount >= settings.pinnedMax { throw .tooManyPinned(settings.pinnedMax) }
+        let c = UpstreamConnection(id: nextID, db: db, pinned: true, pool: self)
+        nextID += 1
+        pinnedCount += 1
+        all[c.id] = c
+        c.leasedTo = session
+        c.start()
+        if c.state == .closed { throw .down(lastError) }
+        return c
+    }
+
+    /// Returns a pinned connection; it is kept for reuse only when its state is clean.
+    public func release(_ c: UpstreamConnection, reusable: Bool) {
+        c.leasedTo = -1
+        guard c.state != .closed else { return }
+        if reusable && c.state == .ready && c.inFlight == 0 && (idlePinned[c.db]?.count ?? 0) < settings.idlePinnedMax {
+            idlePinned[c.db, default: []].append(c)
+        } else {
+            c.close(reason: "released")
+        }
+    }
+
+    func queueFlush(_ c: UpstreamConnection) {
+        flushList.append(c)
+        if flushList.count == 1 { flushEvent?.activate() }
+    }
+
+    func runFlush() {
+        var i = 0
+        while i < flushList.count {
+            flushList[i].flush()
+            i += 1
+        }
+        flushList.removeAll(keepingCapacity: true)
+    }
+
+    func connectionReady(_ c: UpstreamConnection) {
+        backoffMs = 0
+        downUntil = 0
+        lastError = ""
+    }
+
+    func connectionClosed(_ c: UpstreamConnection) {
+        all[c.id] = nil
+        if c.pinned {
+            pinnedCount -= 1
+            if var idle = idlePinned[c.db], let k = idle.firstIndex(where: { $0 === c }) {
+                idle.remove(at: k)
+                idlePinned[c.db] = idle
+            }
+            if c.leasedTo >= 0 { onPinnedClosed?(c) }
+        } else if var slots = shared[c.db], c.slotInPool >= 0, c.slotInPool < slots.count, slots[c.slotInPool] === c {
+            slots[c.slotInPool] = nil
+            shared[c.db] = slots
+        }
+        if c.closeReason != "released" {
+            lastError = c.closeReason
+            if c.serverClientID < 0 && c.helloReply == nil {
+                // Never got through the handshake: back off before the next attempt.
+                backoffMs = backoffMs == 0 ? settings.reconnectMinMs : min(backoffMs * 2, settings.reconnectMaxMs)
+                downUntil = monotonicMs() + Int64(backoffMs)
+            }
+        }
+    }
+
+    func tick() {
+        now = monotonicMs()
+        for c in all.values { c.checkDeadline(now: now) }
+    }
+
+    /// Closes every connection (shutdown).
+    public func closeAll(reason: String) {
+        for c in Array(all.values) { c.close(reason: reason) }
+        tickEvent?.free(); tickEvent = nil
+        flushEvent?.free(); flushEvent = nil
+    }
+}
+
+let poolFlush: EventCallback = { _, _, ctx in
+    Unmanaged<UpstreamPool>.fromOpaque(ctx!).takeUnretainedValue().runFlush()
+}
+let poolTick: EventCallback = { _, _, ctx in
+    Unmanaged<UpstreamPool>.fromOpaque(ctx!).takeUnretainedValue().tick()
+}
