@@ -27,6 +27,17 @@ public enum IOResult {
 }
 
 public enum Socket {
+    /// Raises the open-file limit toward `wanted` (capped by the hard limit); returns the result.
+    public static func raiseFileLimit(to wanted: Int) -> Int {
+        var lim = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0 else { return -1 }
+        if Int(lim.rlim_cur) >= wanted { return Int(lim.rlim_cur) }
+        lim.rlim_cur = rlim_t(min(UInt64(wanted), UInt64(lim.rlim_max)))
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim)
+        _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim)
+        return Int(lim.rlim_cur)
+    }
+
     /// Ignores SIGPIPE for the process (writes to closed sockets return EPIPE instead).
     public static func ignoreSigpipe() { signal(SIGPIPE, SIG_IGN) }
 

@@ -67,6 +67,10 @@ public struct RespiteConfiguration: Sendable, Equatable {
     public var clientQueryBufferLimit: Int
     /// `client-output-buffer-limit`: largest pending output of one client, in bytes; 0 = unlimited.
     public var clientOutputBufferLimit: Int
+    /// `client-max-inflight`: requests one client may have awaiting upstream replies.
+    public var clientMaxInflight: Int
+    /// `client-output-high-water`: unread output above which a client's requests wait, in bytes.
+    public var clientOutputHighWater: Int
     /// `proto-inline-max-size`: longest inline (non-RESP) request line, in bytes.
     public var protoInlineMaxSize: Int
 
@@ -91,6 +95,7 @@ public struct RespiteConfiguration: Sendable, Equatable {
         protoMaxBulkLen = 0; protoMaxMultibulkLen = 0; protoMaxNesting = 0
         protoMaxBulkLenUnauthenticated = 0; protoMaxMultibulkLenUnauthenticated = 0
         clientQueryBufferLimit = 0; clientOutputBufferLimit = 0; protoInlineMaxSize = 0
+        clientMaxInflight = 0; clientOutputHighWater = 0
         logLevel = .notice; logFile = nil; pidFile = nil; databases = 0
     }
 

@@ -163,7 +163,8 @@ public final class Proxy: UpstreamDelegate {
             i += 1
         }
         dirtySessions.removeAll(keepingCapacity: true)
-        while !resumeList.isEmpty {
+        // One round: a session that must wait again is queued again only by new progress.
+        if !resumeList.isEmpty {
             let list = resumeList
             resumeList.removeAll(keepingCapacity: true)
             for s in list where !s.closed { s.resume() }

@@ -20,6 +20,10 @@ public struct ProxySettings: Sendable {
     public var clientLimits = RESPLimits()
     public var queryBufferLimit = 1024 * 1024 * 1024
     public var outputBufferLimit = 1024 * 1024 * 1024
+    /// Requests one client may have in flight before Respite stops reading more of its input.
+    public var maxInFlightPerClient = 1024
+    /// Unread output above which a client's further requests wait (its replies are not read).
+    public var outputHighWater = 4 * 1024 * 1024
     public var upstream = UpstreamSettings()
 
     public init() {}
@@ -46,6 +50,8 @@ public struct ProxySettings: Sendable {
         clientLimits = l
         queryBufferLimit = c.clientQueryBufferLimit
         outputBufferLimit = c.clientOutputBufferLimit
+        maxInFlightPerClient = c.clientMaxInflight
+        outputHighWater = c.clientOutputHighWater
         var u = UpstreamSettings()
         switch c.upstream {
         case .tcp(let host, let port): u.address = .tcp(host: host, port: port)

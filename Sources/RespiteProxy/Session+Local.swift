@@ -29,8 +29,7 @@ extension Session {
         if matches(name, "quit") {
             addLocalReply(reply.ok(), honorReplyMode: false)
             closeAfterReply = true
-            readPaused = true
-            readEvent?.remove()
+            pauseReading()
             maybeFinishClose()
             return true
         }
@@ -54,6 +53,10 @@ extension Session {
             return true
         }
         if matches(name, "auth") {
+            if argc > 3 {
+                addLocalReply(reply.error("ERR syntax error"))
+                return true
+            }
             let userText = argc == 3 ? text(1) : "default"
             let pass = argc == 3 ? text(2) : text(1)
             if argc == 2 && proxy.settings.requirePass == nil {
@@ -74,11 +77,11 @@ extension Session {
             return hello(argc: argc, arg: arg, text: text, shape: shape)
         }
         if matches(name, "select") {
-            guard let n = Int(text(1)), n >= 0, n < Int(Int32.max) else {
+            guard let n = Int(text(1)), n >= Int(Int32.min), n <= Int(Int32.max) else {
                 addLocalReply(reply.error("ERR value is not an integer or out of range"))
                 return true
             }
-            if n >= proxy.databases {
+            if n < 0 || n >= proxy.databases {
                 addLocalReply(reply.error("ERR DB index is out of range"))
                 return true
             }
@@ -151,7 +154,7 @@ extension Session {
             user = u
         }
         if !authenticated {
-            addLocalReply(LocalReply(proto: proto).error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"))
+            addLocalReply(LocalReply(proto: proto).error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"))
             return true
         }
         if let n = newName {

@@ -103,6 +103,7 @@ extension Session {
                     pinnedInFlight -= 1
                     drainReadySlots()
                     releasePinnedIfIdle()
+                    noteProgress()
                 } else {
                     slots[0] = head
                 }

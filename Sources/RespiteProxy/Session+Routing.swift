@@ -188,11 +188,7 @@ extension Session {
             if pinnedInFlight == 0 { pinReasons.remove(.blocking) }
             releasePinnedIfIdle()
         }
-        if waitingForRoute && sharedInFlight == 0 && pinnedInFlight == 0 {
-            proxy.resumeList.append(self)
-        } else if waitingForRoute && (sharedInFlight == 0 || pinnedInFlight == 0) {
-            proxy.resumeList.append(self)
-        }
+        noteProgress()
     }
 
     /// Returns the pinned connection once no state and no request holds it.
@@ -204,7 +200,7 @@ extension Session {
             pinned = nil
             pinReasons = []
             proxy.pool.release(p, reusable: reusable)
-            if waitingForRoute { proxy.resumeList.append(self) }
+            noteProgress()
         }
     }
 

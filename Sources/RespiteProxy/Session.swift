@@ -88,9 +88,14 @@ final class Session {
     var slots = Ring<ReplySlot>(capacity: 32)
     var nextSeq: UInt32 = 0
 
-    // Lifecycle.
-    var waitingForRoute = false
+    // Flow control. `waiting`: input stopped until replies arrive or output drains (a route
+    // switch, `client-max-inflight` requests in flight, or unread output above the high-water
+    // mark). `readPaused`: the socket is not read (a backlog while waiting, or closing).
+    var waiting = false
+    var resumeQueued = false
     var readPaused = false
+
+    // Lifecycle.
     var closeAfterReply = false
     var closed = false
     var writeArmed = false
@@ -142,6 +147,7 @@ final class Session {
         }
         lastInteraction = proxy.pool.now
         processInput()
+        if waiting && inbuf.readableCount > 1024 * 1024 { pauseReading() }
         if inbuf.readableCount > proxy.settings.queryBufferLimit {
             Log.warning("Closing client id=\(id) addr=\(peer): query buffer of \(inbuf.readableCount) bytes exceeds client-query-buffer-limit")
             close()
@@ -152,7 +158,13 @@ final class Session {
 
     /// Frames and routes every complete request in `inbuf`, until one must wait.
     func processInput() {
-        while !closed && !closeAfterReply && !waitingForRoute && inbuf.readableCount > 0 {
+        let maxInFlight = proxy.settings.maxInFlightPerClient
+        let highWater = proxy.settings.outputHighWater
+        while !closed && !closeAfterReply && !waiting && inbuf.readableCount > 0 {
+            if sharedInFlight + pinnedInFlight >= maxInFlight || outbuf.readableCount >= highWater {
+                waiting = true
+                return
+            }
             let r = scanner.scan(inbuf.readPointer, inbuf.readableCount)
             switch r {
             case .incomplete:
@@ -165,7 +177,7 @@ final class Session {
                     inbuf.consume(len)
                 } else {
                     // Must wait for in-flight replies on another route; rescanned later.
-                    waitingForRoute = true
+                    waiting = true
                     return
                 }
             case .inline(let len):
@@ -185,7 +197,7 @@ final class Session {
                 if handle(frame: UnsafeRawBufferPointer(start: scratch.readPointer, count: scratch.readableCount), args: sub.args) {
                     inbuf.consume(len)
                 } else {
-                    waitingForRoute = true
+                    waiting = true
                     return
                 }
             case .error(let e):
@@ -205,17 +217,33 @@ final class Session {
         addLocalReply(b)
         closeAfterReply = true
         inbuf.clear()
-        readEvent?.remove()
-        readPaused = true
+        pauseReading()
         maybeFinishClose()
     }
 
-    /// Called when in-flight replies drained: continue with input that had to wait.
+    func pauseReading() {
+        if !readPaused { readPaused = true; readEvent?.remove() }
+    }
+
+    /// Replies arrived or output drained: a waiting session may go on (at the end of the pass).
+    func noteProgress() {
+        if waiting && !resumeQueued {
+            resumeQueued = true
+            proxy.resumeList.append(self)
+        }
+    }
+
+    /// Continues input that had to wait, and reads the socket again once the backlog is gone.
     func resume() {
+        resumeQueued = false
         guard !closed else { return }
-        if waitingForRoute {
-            waitingForRoute = false
+        if waiting {
+            waiting = false
             processInput()
+        }
+        if readPaused && !waiting && !closeAfterReply {
+            readPaused = false
+            readEvent?.add()
         }
         flushOutput()
     }
@@ -231,21 +259,16 @@ final class Session {
     func flushOutput() {
         dirty = false
         guard !closed else { return }
+        var wrote = false
         while outbuf.readableCount > 0 {
             switch Socket.write(fd, outbuf.readPointer, outbuf.readableCount) {
-            case .bytes(let n): outbuf.consume(n)
+            case .bytes(let n): outbuf.consume(n); wrote = true
             case .wouldBlock:
                 if !writeArmed { writeArmed = true; writeEvent?.add() }
                 let limit = proxy.settings.outputBufferLimit
                 if limit > 0 && outbuf.readableCount > limit {
                     Log.warning("Closing client id=\(id) addr=\(peer): output of \(outbuf.readableCount) bytes exceeds client-output-buffer-limit")
                     close()
-                    return
-                }
-                // Back-pressure: a client that does not read its replies stops being read.
-                if !readPaused && outbuf.readableCount > 4 * 1024 * 1024 {
-                    readPaused = true
-                    readEvent?.remove()
                 }
                 return
             case .closed, .error:
@@ -255,12 +278,8 @@ final class Session {
         }
         if outbuf.capacity > 1024 * 1024 { outbuf.shrinkIfIdle(to: 16 * 1024) }
         if inbuf.capacity > 1024 * 1024 && inbuf.readableCount == 0 { inbuf.shrinkIfIdle(to: 16 * 1024) }
-        if readPaused && !closeAfterReply {
-            readPaused = false
-            readEvent?.add()
-            processInput()
-            if outbuf.readableCount > 0 && !closed { flushOutput() }
-        }
+        // Output drained: a session that waited on its unread output may go on.
+        if wrote { noteProgress() }
         maybeFinishClose()
     }
 

@@ -46,6 +46,11 @@ enum Main {
         }
         tuneAllocator()
         Socket.ignoreSigpipe()
+        let wantedFiles = config.maxClients + config.upstreamPinnedMax + 32 * config.upstreamPoolSize + 64
+        let files = Socket.raiseFileLimit(to: wantedFiles)
+        if files < wantedFiles {
+            Log.warning("Open-file limit is \(files), below the \(wantedFiles) that maxclients \(config.maxClients) and upstream-pinned-max \(config.upstreamPinnedMax) need")
+        }
 
         var settings = ProxySettings(config)
         Log.notice("Respite \(ConfigLoader.version) starting, pid=\(getpid()), upstream \(settings.upstream.address)" +

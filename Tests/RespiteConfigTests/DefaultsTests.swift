@@ -98,6 +98,8 @@ final class DefaultsTests: XCTestCase {
             proto-max-multibulk-len-unauthenticated 20
             client-query-buffer-limit 2gb
             client-output-buffer-limit 0
+            client-max-inflight 16
+            client-output-high-water 1mb
             proto-inline-max-size 1k
             loglevel warning
             logfile /var/log/respite.log
