@@ -18,12 +18,15 @@ let package = Package(
         .target(name: "RESP", swiftSettings: hotPath),
         .target(name: "RespiteCommands", dependencies: ["RESP"], swiftSettings: hotPath),
         .target(name: "RespiteConfig"),
-        .target(name: "RespiteUpstream", dependencies: ["RESP", "RespiteCommands", "EventLoop"], swiftSettings: hotPath),
-        .target(name: "RespiteProxy", dependencies: ["RESP", "RespiteCommands", "RespiteConfig", "RespiteUpstream", "EventLoop"], swiftSettings: hotPath),
-        .executableTarget(name: "respite", dependencies: ["RespiteProxy", "RespiteUpstream", "RespiteCommands", "RespiteConfig", "RESP", "EventLoop"]),
+        .target(name: "Observability"),
+        .target(name: "RespiteMaintenance", dependencies: ["RESP"], swiftSettings: hotPath),
+        .target(name: "RespiteUpstream", dependencies: ["RESP", "RespiteCommands", "RespiteMaintenance", "Observability", "EventLoop"], swiftSettings: hotPath),
+        .target(name: "RespiteProxy", dependencies: ["RESP", "RespiteCommands", "RespiteConfig", "RespiteMaintenance", "RespiteUpstream", "Observability", "EventLoop"], swiftSettings: hotPath),
+        .executableTarget(name: "respite", dependencies: ["RespiteProxy", "RespiteUpstream", "RespiteMaintenance", "Observability", "RespiteCommands", "RespiteConfig", "RESP", "EventLoop"]),
         .testTarget(name: "RESPTests", dependencies: ["RESP"]),
         .testTarget(name: "RespiteCommandsTests", dependencies: ["RespiteCommands", "RESP"], exclude: ["Fixtures"]),
         .testTarget(name: "RespiteConfigTests", dependencies: ["RespiteConfig"]),
+        .testTarget(name: "RespiteMaintenanceTests", dependencies: ["RespiteMaintenance", "RESP"]),
         .testTarget(name: "RespiteProxyTests", dependencies: ["RespiteProxy", "RESP"]),
     ]
 )

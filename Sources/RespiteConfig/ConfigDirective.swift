@@ -32,6 +32,7 @@ public struct ConfigDirective: Sendable {
         case .seconds: return "<seconds>"
         case let .optionalString(_, hint, _): return hint
         case .logLevel: return "<level>"
+        case let .choice(_, names): return names.joined(separator: "|")
         case .bindAddresses: return "<addr> ..."
         case .upstream: return "<address>"
         }
@@ -49,6 +50,8 @@ public struct ConfigDirective: Sendable {
         case optionalString(WritableKeyPath<RespiteConfiguration, String?> & Sendable, hint: String,
                             check: (@Sendable (String) -> String?)?)
         case logLevel
+        /// One of a fixed set of lowercase words.
+        case choice(WritableKeyPath<RespiteConfiguration, String> & Sendable, [String])
         case bindAddresses
         case upstream
     }
@@ -96,6 +99,11 @@ public struct ConfigDirective: Sendable {
                 throw ConfigReason("must be one of \(names), got '\(text)'")
             }
             config.logLevel = level
+        case let .choice(path, names):
+            guard names.contains(text.lowercased()) else {
+                throw ConfigReason("must be one of \(names.joined(separator: ", ")), got '\(text)'")
+            }
+            config[keyPath: path] = text.lowercased()
         case .upstream:
             config.upstream = try ConfigValues.upstream(text)
         case .bindAddresses:
@@ -113,6 +121,7 @@ public struct ConfigDirective: Sendable {
         case let .seconds(path, _): return [String(config[keyPath: path])]
         case let .optionalString(path, _, _): return [config[keyPath: path] ?? ""]
         case .logLevel: return [config.logLevel.rawValue]
+        case let .choice(path, _): return [config[keyPath: path]]
         case .bindAddresses: return config.bind
         case .upstream: return [config.upstream.description]
         }

@@ -92,6 +92,25 @@ public enum ConfigDirectives {
               default: "64kb", reloadable: true,
               "longest inline (non-RESP) request line"),
 
+        // Maintenance notifications.
+        .init("maint-notifications", .choice(\.maintNotifications, ["disabled", "enabled", "auto"]),
+              default: "auto", reloadable: false,
+              "opt in to maintenance notifications upstream: disabled, enabled (a refusal fails the connection) or auto (a refusal means not supported)"),
+        .init("maint-moving-endpoint-type",
+              .choice(\.maintMovingEndpointType, ["auto", "internal-ip", "internal-fqdn", "external-ip", "external-fqdn", "none"]),
+              default: "auto", reloadable: false,
+              "endpoint form to ask MOVING for; auto picks from the upstream address; none keeps the configured address"),
+        .init("maint-relaxed-timeout", .milliseconds(\.maintRelaxedTimeoutMs, 0...3_600_000), default: "10s", reloadable: true,
+              "upstream timeout during a migration, failover or handoff: max(upstream-timeout, this)"),
+        .init("maint-post-window", .milliseconds(\.maintPostWindowMs, 0...3_600_000), default: "20s", reloadable: true,
+              "how long timeouts stay relaxed after a maintenance completes or a handoff"),
+        .init("maint-relaxed-cap", .milliseconds(\.maintRelaxedCapMs, 1000...86_400_000), default: "30s", reloadable: true,
+              "longest relaxed window when the completion never arrives"),
+        .init("maint-breaker-threshold", .integer(\.maintBreakerThreshold, 1...1000), default: "5", reloadable: true,
+              "failed dials to a handoff target that open its circuit breaker"),
+        .init("maint-breaker-reset", .milliseconds(\.maintBreakerResetMs, 100...3_600_000), default: "60s", reloadable: true,
+              "how long an open breaker refuses handoffs before letting a probe through"),
+
         // Process.
         .init("loglevel", .logLevel, default: "notice", reloadable: true,
               "least severe level logged: debug, verbose, notice or warning"),

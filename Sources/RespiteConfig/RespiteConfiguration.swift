@@ -74,6 +74,22 @@ public struct RespiteConfiguration: Sendable, Equatable {
     /// `proto-inline-max-size`: longest inline (non-RESP) request line, in bytes.
     public var protoInlineMaxSize: Int
 
+    // Maintenance notifications.
+    /// `maint-notifications`: disabled, enabled or auto.
+    public var maintNotifications: String
+    /// `maint-moving-endpoint-type`: auto, internal-ip, internal-fqdn, external-ip, external-fqdn or none.
+    public var maintMovingEndpointType: String
+    /// `maint-relaxed-timeout`, in milliseconds.
+    public var maintRelaxedTimeoutMs: Int
+    /// `maint-post-window`, in milliseconds.
+    public var maintPostWindowMs: Int
+    /// `maint-relaxed-cap`, in milliseconds.
+    public var maintRelaxedCapMs: Int
+    /// `maint-breaker-threshold`: failed dials that open a handoff target's breaker.
+    public var maintBreakerThreshold: Int
+    /// `maint-breaker-reset`, in milliseconds.
+    public var maintBreakerResetMs: Int
+
     // Process.
     /// `loglevel`: least severe level that is logged.
     public var logLevel: LogLevel
@@ -96,6 +112,8 @@ public struct RespiteConfiguration: Sendable, Equatable {
         protoMaxBulkLenUnauthenticated = 0; protoMaxMultibulkLenUnauthenticated = 0
         clientQueryBufferLimit = 0; clientOutputBufferLimit = 0; protoInlineMaxSize = 0
         clientMaxInflight = 0; clientOutputHighWater = 0
+        maintNotifications = ""; maintMovingEndpointType = ""; maintRelaxedTimeoutMs = 0; maintPostWindowMs = 0
+        maintRelaxedCapMs = 0; maintBreakerThreshold = 0; maintBreakerResetMs = 0
         logLevel = .notice; logFile = nil; pidFile = nil; databases = 0
     }
 

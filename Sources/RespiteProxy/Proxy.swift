@@ -5,6 +5,7 @@
 // whose waiting requests may now run.
 
 import EventLoop
+import Observability
 import RESP
 import RespiteCommands
 import RespiteUpstream
@@ -49,11 +50,6 @@ public final class Proxy: UpstreamDelegate {
         self.databases = settings.databases
         self.pool = UpstreamPool(loop: loop, settings: settings.upstream)
         pool.delegate = self
-        pool.onPinnedClosed = { [unowned self] conn in
-            let i = Int(conn.leasedTo)
-            if i >= 0 && i < sessions.count, let s = sessions[i] { s.pinnedLost(conn) }
-            flushDirty()
-        }
     }
 
     /// Opens the configured listeners. Throws with a clear message when one cannot be opened.
@@ -138,7 +134,7 @@ public final class Proxy: UpstreamDelegate {
 
     public func upstreamPush(_ conn: UpstreamConnection, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) {
         if conn.pinned, conn.leasedTo >= 0, Int(conn.leasedTo) < sessions.count, let s = sessions[Int(conn.leasedTo)], !s.closed {
-            s.pinnedPush(frame, info)
+            s.pinnedPush(conn, frame, info)
             return
         }
         // Pushes on shared connections (maintenance notifications, stray invalidations) never
@@ -152,6 +148,17 @@ public final class Proxy: UpstreamDelegate {
 
     public func upstreamFailed(_ conn: UpstreamConnection, _ pending: Pending, error: String) {
         session(pending)?.upstreamFailed(conn, seq: pending.slot, error: error)
+    }
+
+    public func upstreamPinnedClosed(_ conn: UpstreamConnection) {
+        let i = Int(conn.leasedTo)
+        if i >= 0 && i < sessions.count, let s = sessions[i], !s.closed { s.pinnedLost(conn) }
+        flushDirty()
+    }
+
+    public func upstreamPinnedRetiring(_ conn: UpstreamConnection) {
+        let i = Int(conn.leasedTo)
+        if i >= 0 && i < sessions.count, let s = sessions[i], !s.closed { s.pinnedRetiring(conn) }
     }
 
     /// Flushes every session that got output, then lets waiting sessions continue.

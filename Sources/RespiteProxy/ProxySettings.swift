@@ -3,6 +3,7 @@
 
 import RESP
 import RespiteConfig
+import RespiteMaintenance
 import RespiteUpstream
 
 /// Client-facing settings plus the upstream's.
@@ -72,6 +73,15 @@ public struct ProxySettings: Sendable {
         ul.maxElements = c.protoMaxMultibulkLen
         ul.maxDepth = c.protoMaxNesting
         u.limits = ul
+        var m = MaintenanceSettings()
+        m.mode = MaintenanceMode(rawValue: c.maintNotifications) ?? .auto
+        m.endpointType = MovingEndpointType(rawValue: c.maintMovingEndpointType) ?? .auto
+        m.relaxedTimeoutMs = c.maintRelaxedTimeoutMs
+        m.postWindowMs = c.maintPostWindowMs
+        m.relaxedCapMs = c.maintRelaxedCapMs
+        m.breakerThreshold = c.maintBreakerThreshold
+        m.breakerResetMs = c.maintBreakerResetMs
+        u.maintenance = m
         upstream = u
     }
 }

@@ -1,6 +1,7 @@
 // Session+Replies: reply slots and how replies reach the client in request order, shaped for
 // the client's protocol.
 
+import Observability
 import RESP
 import RespiteCommands
 import RespiteUpstream
@@ -86,34 +87,34 @@ extension Session {
     }
 
     /// A push on this session's pinned connection: pub/sub traffic, invalidations, MONITOR lines.
-    func pinnedPush(_ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) {
-        let kind = PushKind.classify(frame, info)
-        switch kind {
-        case .subscribe(let k, let name), .unsubscribe(let k, let name):
-            if case .subscribe = kind {
-                if let name { insertSubscription(k, name) }
-            } else if let name {
-                removeSubscription(k, name)
-            }
-            writePush(frame, info)
-            if var head = slots.first, head.local == nil, head.pushesExpected > 0 {
-                head.pushesExpected -= 1
-                if head.pushesExpected == 0 {
-                    _ = slots.popFirst()
-                    pinnedInFlight -= 1
-                    drainReadySlots()
-                    releasePinnedIfIdle()
-                    noteProgress()
-                } else {
-                    slots[0] = head
-                }
-            }
+    func pinnedPush(_ conn: UpstreamConnection, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) {
+        switch PushKind.classify(frame, info) {
+        case .subscribe(let kind, let name):
+            if resubscribeConfirmed(on: conn) { return }
+            if let name { insertSubscription(kind, name) }
+            confirmSubscriptionPush(frame, info)
+        case .unsubscribe(let kind, let name):
+            if let name { removeSubscription(kind, name) }
+            confirmSubscriptionPush(frame, info)
         case .message, .other:
             writePush(frame, info)
         case .maintenance:
-            break
+            return
         }
         markDirty()
+    }
+
+    /// Forwards a (un)subscribe confirmation and counts it against the request that asked.
+    private func confirmSubscriptionPush(_ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) {
+        writePush(frame, info)
+        guard var head = slots.first, head.local == nil, head.pushesExpected > 0 else { return }
+        head.pushesExpected -= 1
+        if head.pushesExpected > 0 { slots[0] = head; return }
+        _ = slots.popFirst()
+        pinnedInFlight -= 1
+        drainReadySlots()
+        releasePinnedIfIdle()
+        noteProgress()
     }
 
     func writePush(_ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) {

@@ -4,6 +4,7 @@
 // waits until they are answered, so a client's commands run upstream in the order it sent them.
 
 import EventLoop
+import Observability
 import RESP
 import RespiteCommands
 import RespiteUpstream
@@ -136,7 +137,9 @@ extension Session {
     func sendShared(_ frame: UnsafeRawBufferPointer, shape: ReplyShape) -> Bool {
         if pinnedInFlight > 0 { return false }
         var conn = shared
-        if conn == nil || conn!.state == .closed || conn!.db != db {
+        if conn == nil || !conn!.acceptsRequests || conn!.db != db {
+            // A connection that is draining (handed off) or of another db still owes replies:
+            // wait for them, so this client's commands keep their order.
             if sharedInFlight > 0, let c = conn, c.state != .closed { return false }
             do {
                 conn = try proxy.pool.sharedConnection(db: db, affinity: Int(index))
@@ -157,7 +160,7 @@ extension Session {
     /// Sends on the session's pinned connection, leasing one first when needed.
     func sendPinned(_ frame: UnsafeRawBufferPointer, shape: ReplyShape, blocking: Bool = false,
                     pushes: Int32 = 0, execShapes: [ReplyShape]? = nil) -> Bool {
-        if pinned == nil || pinned!.state == .closed {
+        if pinned == nil || pinned!.state == .closed || pinned!.state == .draining {
             if sharedInFlight > 0 { return false }
             do {
                 pinned = try proxy.pool.leasePinned(db: db, session: index)
@@ -206,7 +209,20 @@ extension Session {
 
     /// The pinned connection closed under the session.
     func pinnedLost(_ conn: UpstreamConnection) {
+        if resubscribing === conn {
+            // The connection taking over the subscriptions failed; they stay where they are.
+            resubscribing = nil
+            return
+        }
         guard pinned === conn else { return }
+        if let fresh = resubscribing, fresh.state != .closed {
+            // The old connection went before the new one confirmed everything: switch now.
+            pinned = fresh
+            resubscribing = nil
+            resubscribeLeft = 0
+            markDirty()
+            return
+        }
         pinned = nil
         // Push-answered slots will never complete; fail them.
         while let head = slots.first, head.local == nil, head.pushesExpected > 0 {

@@ -9,6 +9,7 @@
 // the loop thread.
 
 import EventLoop
+import Observability
 import RESP
 import RespiteCommands
 import RespiteUpstream
@@ -83,6 +84,10 @@ final class Session {
     var channels: Set<[UInt8]> = []
     var patterns: Set<[UInt8]> = []
     var shardChannels: Set<[UInt8]> = []
+    /// A pinned connection taking over this session's subscriptions (handoff), and the
+    /// confirmations it still owes.
+    var resubscribing: UpstreamConnection?
+    var resubscribeLeft = 0
 
     // Reply order.
     var slots = Ring<ReplySlot>(capacity: 32)
@@ -305,6 +310,10 @@ final class Session {
             pinned = nil
             // Whatever state the connection holds belongs to this client; never reuse it.
             proxy.pool.release(p, reusable: false)
+        }
+        if let r = resubscribing {
+            resubscribing = nil
+            proxy.pool.release(r, reusable: false)
         }
         shared = nil
         proxy.sessionClosed(self)

@@ -1,15 +1,19 @@
 // UpstreamConnection: one RESP3 socket to the upstream Redis, shared by many clients or pinned
 // to one.
 //
-// Lifecycle: connecting → handshaking → ready → closed. The handshake (`HELLO 3 [AUTH] SETNAME`,
-// `SELECT db`, `CLIENT ID`) is pipelined as soon as the socket connects; client requests that
-// arrive before it finishes wait in `held` and go out, in order, when it does. Every request
+// Lifecycle: connecting → handshaking → ready → (draining →) closed. The handshake (`HELLO 3
+// [AUTH] SETNAME`, `SELECT db`, `CLIENT ID`, then `CLIENT MAINT_NOTIFICATIONS ON …` unless
+// maintenance is disabled) is pipelined as soon as the socket connects; client requests that
+// arrive before it finishes wait in `held` and go out, in order, when it does. A draining
+// connection (being handed off after MOVING) takes no new requests and closes once its
+// in-flight replies are read. Every request
 // written has a `Pending` entry in a FIFO; the reply scanner separates `>` pushes from replies
 // on every read, so a push never consumes a reply slot. Writes are batched: requests are appended
 // to `out` and flushed once per loop pass by the pool's deferred flush.
 
 import EventLoop
 import RESP
+import RespiteMaintenance
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -38,10 +42,15 @@ public protocol UpstreamDelegate: AnyObject {
     func upstreamReadDone(_ conn: UpstreamConnection)
     /// The request will get no reply from this connection; `error` is the text after `-`.
     func upstreamFailed(_ conn: UpstreamConnection, _ pending: Pending, error: String)
+    /// A pinned connection leased to a session closed.
+    func upstreamPinnedClosed(_ conn: UpstreamConnection)
+    /// A pinned connection leased to a session must be handed off (MOVING): the session moves
+    /// its state to a new connection at a safe point.
+    func upstreamPinnedRetiring(_ conn: UpstreamConnection)
 }
 
 public enum UpstreamState: Sendable, Equatable {
-    case connecting, handshaking, ready, closed
+    case connecting, handshaking, ready, draining, closed
 }
 
 /// One socket to the upstream.
@@ -49,6 +58,8 @@ public final class UpstreamConnection {
     public let id: Int
     public let db: Int
     public let pinned: Bool
+    /// Where this connection dials (the configured upstream, or a MOVING target).
+    public let address: UpstreamAddress
     public private(set) var state: UpstreamState = .connecting
     /// The upstream's id for this connection (`CLIENT ID`), once known.
     public private(set) var serverClientID: Int64 = -1
@@ -77,11 +88,21 @@ public final class UpstreamConnection {
     public var leasedTo: Int32 = -1
     /// MONITOR: the server streams replies nobody asked for; they go out as pushes.
     public var streaming = false
+    /// The server accepted `CLIENT MAINT_NOTIFICATIONS ON` on this connection.
+    public private(set) var maintenanceEnabled = false
+    /// Relaxed timeouts (MIGRATING, FAILING_OVER, after a handoff).
+    public var relaxed = RelaxedWindow()
+    /// A pinned connection that must not be reused: it will be handed off once released.
+    public var retiring = false
+    /// When a draining connection gives up waiting for its in-flight replies (ms).
+    var drainDeadline: Int64 = 0
+    var optInStep = -1
 
-    init(id: Int, db: Int, pinned: Bool, pool: UpstreamPool) {
+    init(id: Int, db: Int, pinned: Bool, address: UpstreamAddress, pool: UpstreamPool) {
         self.id = id
         self.db = db
         self.pinned = pinned
+        self.address = address
         self.pool = pool
         var limits = pool.settings.limits
         limits.maxInline = max(limits.maxInline, 64 * 1024)
@@ -91,11 +112,14 @@ public final class UpstreamConnection {
     /// Requests waiting for a reply (written or held).
     public var inFlight: Int { fifo.count - handshakeLeft }
 
+    /// Whether new requests may be queued here.
+    public var acceptsRequests: Bool { state == .connecting || state == .handshaking || state == .ready }
+
     /// Starts the non-blocking connect; failures surface through `close`.
     func start() {
         let s = pool.settings
         do {
-            switch s.address {
+            switch address {
             case .tcp(let host, let port): fd = try Socket.connectTCP(host: host, port: port)
             case .unix(let path): fd = try Socket.connectUnix(path: path)
             }
@@ -146,7 +170,7 @@ public final class UpstreamConnection {
     /// Writes as much of `out` as the socket takes; arms write readiness on a short write.
     func flush() {
         flushQueued = false
-        guard fd >= 0, state == .ready || state == .handshaking else { return }
+        guard fd >= 0, state == .ready || state == .handshaking || state == .draining else { return }
         while out.readableCount > 0 {
             switch Socket.write(fd, out.readPointer, out.readableCount) {
             case .bytes(let n): out.consume(n)
@@ -165,7 +189,7 @@ public final class UpstreamConnection {
         if state == .connecting {
             connectTimer?.free(); connectTimer = nil
             let err = Socket.connectResult(fd)
-            if err != 0 { close(reason: "connect to \(pool.settings.address): \(String(cString: strerror(err)))"); return }
+            if err != 0 { close(reason: "connect to \(address): \(String(cString: strerror(err)))"); return }
             Socket.setNoDelay(fd)
             state = .handshaking
             readEvent?.add()
@@ -189,6 +213,14 @@ public final class UpstreamConnection {
         }
         InlineSplitter.encode([Array("CLIENT".utf8), Array("ID".utf8)], into: out)
         handshakeLeft += 1
+        let m = s.maintenance
+        if m.mode != .disabled {
+            var optIn: [[UInt8]] = [Array("CLIENT".utf8), Array("MAINT_NOTIFICATIONS".utf8), Array("ON".utf8)]
+            optIn += [Array("moving-endpoint-type".utf8), Array(s.resolvedEndpointType.rawValue.utf8)]
+            InlineSplitter.encode(optIn, into: out)
+            optInStep = handshakeLeft
+            handshakeLeft += 1
+        }
         // Handshake entries sit before every held request in the FIFO.
         var entries: [Pending] = []
         while let p = fifo.popFirst() { entries.append(p) }
@@ -202,17 +234,25 @@ public final class UpstreamConnection {
         handshakeStep += 1
         if info.isError {
             let text = String(decoding: frame.prefix(max(0, frame.count - 2)).dropFirst(), as: UTF8.self)
-            if step == 0 && text.hasPrefix("NOPROTO") {
+            if step == optInStep && pool.settings.maintenance.mode == .auto {
+                // Auto stays fail-open on every connection: "not supported here", carry on.
+                pool.maintenanceRefused(self, text)
+            } else if step == optInStep {
+                close(reason: "maintenance notifications refused (maint-notifications enabled): \(text)")
+                return
+            } else if step == 0 && text.hasPrefix("NOPROTO") {
                 close(reason: "upstream does not speak RESP3 (HELLO 3 refused: \(text))")
+                return
             } else {
                 close(reason: "upstream handshake failed: \(text)")
+                return
             }
-            return
-        }
-        if step == 0 {
+        } else if step == optInStep {
+            maintenanceEnabled = true
+        } else if step == 0 {
             helloReply = (try? RESPValue.decode(frame))?.value
-        } else if handshakeLeft == 0 {
-            if let v = try? RESPValue.decode(frame), case .integer(let id) = v.value { serverClientID = id }
+        } else if case .integer(let id)? = (try? RESPValue.decode(frame))?.value, serverClientID < 0 {
+            serverClientID = id
         }
         if handshakeLeft == 0 {
             state = .ready
@@ -260,7 +300,11 @@ public final class UpstreamConnection {
             case .frame(let info):
                 let frame = UnsafeRawBufferPointer(start: inbuf.readPointer, count: info.length)
                 if info.isPush {
-                    pool.delegate?.upstreamPush(self, frame, info)
+                    if MaintenanceEvent.isMaintenancePush(frame, info.valueOffset) {
+                        pool.maintenancePush(self, frame)
+                    } else {
+                        pool.delegate?.upstreamPush(self, frame, info)
+                    }
                 } else if streaming && fifo.count == handshakeLeft && handshakeLeft == 0 {
                     pool.delegate?.upstreamPush(self, frame, info)
                 } else if let p = fifo.popFirst() {
@@ -276,19 +320,47 @@ public final class UpstreamConnection {
                 }
                 if state == .closed { return false }
                 inbuf.consume(info.length)
+                if state == .draining && fifo.isEmpty {
+                    close(reason: "handed off")
+                    return false
+                }
             }
         }
         if inbuf.capacity > 4 * 1024 * 1024 { inbuf.shrinkIfIdle(to: 16 * 1024) }
         return true
     }
 
-    /// The oldest request's deadline has passed.
+    /// The oldest request's deadline has passed (stretched while timeouts are relaxed), or a
+    /// draining connection's in-flight replies never came.
     func checkDeadline(now: Int64) {
-        guard state != .closed, let head = fifo.first else { return }
-        if state == .connecting || state == .handshaking { return }
-        if head.deadline > 0 && head.deadline <= now {
-            close(reason: "upstream timeout: no reply within \(pool.settings.timeoutMs) ms")
+        guard state != .closed else { return }
+        if state == .draining && drainDeadline > 0 && now >= drainDeadline {
+            close(reason: "handoff: in-flight replies did not arrive before the old endpoint's deadline")
+            return
         }
+        guard let head = fifo.first, state == .ready || state == .draining, head.deadline > 0 else { return }
+        let normal = pool.settings.timeoutMs
+        let effective = relaxed.timeout(normal: normal, relaxed: pool.settings.maintenance.relaxedTimeoutMs, now: now)
+        if head.deadline + Int64(effective - normal) <= now {
+            close(reason: "upstream timeout: no reply within \(effective) ms")
+        }
+    }
+
+    /// Stops taking requests; closes once the in-flight ones are answered (or at `deadline`).
+    func startDraining(deadline: Int64) {
+        guard state == .ready || state == .handshaking || state == .connecting else { return }
+        if inFlight == 0 || state != .ready {
+            // Nothing written is waiting (or the socket never got going): hand back what is
+            // held and close now.
+            if state != .ready && inFlight > 0 {
+                close(reason: "handed off before its handshake completed")
+                return
+            }
+            close(reason: "handed off")
+            return
+        }
+        state = .draining
+        drainDeadline = deadline
     }
 
     /// Closes the socket and fails every pending request. Safe to call more than once.

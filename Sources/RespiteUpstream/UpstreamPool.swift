@@ -9,7 +9,9 @@
 // pass's writes; one coarse timer checks deadlines.
 
 import EventLoop
+import Observability
 import RESP
+import RespiteMaintenance
 
 /// Where the upstream is.
 public enum UpstreamAddress: Sendable, Equatable, CustomStringConvertible {
@@ -38,7 +40,16 @@ public struct UpstreamSettings: Sendable {
     public var reconnectMaxMs = 5000
     public var queueLimit = 100_000
     public var limits = RESPLimits()
+    public var maintenance = MaintenanceSettings()
     public init() {}
+
+    /// The endpoint type sent with the opt-in (`auto` resolved from the configured address).
+    public var resolvedEndpointType: MovingEndpointType {
+        switch address {
+        case .tcp(let host, _): return maintenance.endpointType.resolved(upstreamHost: host)
+        case .unix: return maintenance.endpointType.resolved(upstreamHost: nil)
+        }
+    }
 }
 
 /// Why no connection could be had.
@@ -52,8 +63,6 @@ public final class UpstreamPool {
     public let loop: Loop
     public var settings: UpstreamSettings
     public weak var delegate: (any UpstreamDelegate)?
-    /// The pool's closed-connection hook for leased pinned connections.
-    public var onPinnedClosed: ((UpstreamConnection) -> Void)?
 
     var shared: [Int: [UpstreamConnection?]] = [:]
     var idlePinned: [Int: [UpstreamConnection]] = [:]
@@ -63,6 +72,16 @@ public final class UpstreamPool {
     var flushEvent: Event?
     var tickEvent: Event?
     var all: [Int: UpstreamConnection] = [:]
+
+    /// Where new connections dial: the configured address, or the target of the last MOVING
+    /// (until a dial there fails, when it falls back to the configured address).
+    public internal(set) var dialAddress: UpstreamAddress
+    /// Maintenance state: MOVINGs handled (by old address and seq), pending null-endpoint
+    /// handoffs, breakers per handoff endpoint, counters.
+    var movingSeen: [String: Int64] = [:]
+    var delayedHandoffs: [(at: Int64, from: UpstreamAddress, to: UpstreamAddress, seq: Int64, seconds: Int64)] = []
+    var breakers: [String: CircuitBreaker] = [:]
+    public internal(set) var stats = MaintenanceStats()
 
     // Backoff state for the endpoint.
     var backoffMs = 0
@@ -74,6 +93,7 @@ public final class UpstreamPool {
     public init(loop: Loop, settings: UpstreamSettings) {
         self.loop = loop
         self.settings = settings
+        self.dialAddress = settings.address
         let ctx = Unmanaged.passUnretained(self).toOpaque()
         flushEvent = loop.deferred(poolFlush, ctx)
         tickEvent = loop.timer(persist: true, poolTick, ctx)
@@ -93,7 +113,7 @@ public final class UpstreamPool {
             return c
         }
         if downUntil > monotonicMs() { throw .down(lastError) }
-        let c = UpstreamConnection(id: nextID, db: db, pinned: false, pool: self)
+        let c = UpstreamConnection(id: nextID, db: db, pinned: false, address: dialAddress, pool: self)
         nextID += 1
         c.slotInPool = i
         slots[i] = c
@@ -108,7 +128,7 @@ public final class UpstreamPool {
     public func leasePinned(db: Int, session: Int32) throws(UpstreamUnavailable) -> UpstreamConnection {
         if var idle = idlePinned[db] {
             while let c = idle.popLast() {
-                if c.state == .ready {
+                if c.state == .ready && !c.retiring {
                     idlePinned[db] = idle
                     c.leasedTo = session
                     return c
@@ -118,7 +138,7 @@ public final class UpstreamPool {
         }
         if downUntil > monotonicMs() { throw .down(lastError) }
         if pinnedCount >= settings.pinnedMax { throw .tooManyPinned(settings.pinnedMax) }
-        let c = UpstreamConnection(id: nextID, db: db, pinned: true, pool: self)
+        let c = UpstreamConnection(id: nextID, db: db, pinned: true, address: dialAddress, pool: self)
         nextID += 1
         pinnedCount += 1
         all[c.id] = c
@@ -132,7 +152,9 @@ public final class UpstreamPool {
     public func release(_ c: UpstreamConnection, reusable: Bool) {
         c.leasedTo = -1
         guard c.state != .closed else { return }
-        if reusable && c.state == .ready && c.inFlight == 0 && (idlePinned[c.db]?.count ?? 0) < settings.idlePinnedMax {
+        if c.retiring {
+            c.close(reason: "handed off")
+        } else if reusable && c.state == .ready && c.inFlight == 0 && (idlePinned[c.db]?.count ?? 0) < settings.idlePinnedMax {
             idlePinned[c.db, default: []].append(c)
         } else {
             c.close(reason: "released")
@@ -157,6 +179,7 @@ public final class UpstreamPool {
         backoffMs = 0
         downUntil = 0
         lastError = ""
+        if c.address != settings.address { recordHandoffDial(c.address, ok: true) }
     }
 
     func connectionClosed(_ c: UpstreamConnection) {
@@ -167,14 +190,23 @@ public final class UpstreamPool {
                 idle.remove(at: k)
                 idlePinned[c.db] = idle
             }
-            if c.leasedTo >= 0 { onPinnedClosed?(c) }
+            if c.leasedTo >= 0 { delegate?.upstreamPinnedClosed(c) }
         } else if var slots = shared[c.db], c.slotInPool >= 0, c.slotInPool < slots.count, slots[c.slotInPool] === c {
             slots[c.slotInPool] = nil
             shared[c.db] = slots
         }
-        if c.closeReason != "released" {
+        if c.closeReason != "released" && c.closeReason != "handed off" {
             lastError = c.closeReason
-            if c.serverClientID < 0 && c.helloReply == nil {
+            if c.serverClientID < 0 && c.helloReply == nil && c.address != settings.address {
+                // A MOVING target that cannot be reached: count it against its breaker and go
+                // back to the configured address.
+                recordHandoffDial(c.address, ok: false)
+                if dialAddress == c.address {
+                    Log.warning("maintenance: dial to handoff target \(c.address) failed (\(c.closeReason)); falling back to \(settings.address)")
+                    dialAddress = settings.address
+                    stats.fallbacks += 1
+                }
+            } else if c.serverClientID < 0 && c.helloReply == nil {
                 // Never got through the handshake: back off before the next attempt.
                 backoffMs = backoffMs == 0 ? settings.reconnectMinMs : min(backoffMs * 2, settings.reconnectMaxMs)
                 downUntil = monotonicMs() + Int64(backoffMs)
@@ -185,6 +217,7 @@ public final class UpstreamPool {
     func tick() {
         now = monotonicMs()
         for c in all.values { c.checkDeadline(now: now) }
+        runDelayedHandoffs(now: now)
     }
 
     /// Closes every connection (shutdown).

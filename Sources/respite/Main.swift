@@ -2,6 +2,7 @@
 // through the loop (never async handlers).
 
 import EventLoop
+import Observability
 import RESP
 import RespiteCommands
 import RespiteConfig

@@ -101,6 +101,13 @@ final class DefaultsTests: XCTestCase {
             client-max-inflight 16
             client-output-high-water 1mb
             proto-inline-max-size 1k
+            maint-notifications enabled
+            maint-moving-endpoint-type none
+            maint-relaxed-timeout 3s
+            maint-post-window 1s
+            maint-relaxed-cap 9s
+            maint-breaker-threshold 2
+            maint-breaker-reset 5s
             loglevel warning
             logfile /var/log/respite.log
             pidfile /run/respite.pid

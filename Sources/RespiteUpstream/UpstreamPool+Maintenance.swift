@@ -1,0 +1,159 @@
+// UpstreamPool+Maintenance: acting on maintenance notifications for one upstream.
+//
+// MOVING (pool-wide, once per old address and sequence id): every connection to the retiring
+// address is handed off — a shared connection's slot gets a replacement dialing the target
+// (requests queue there until its handshake is done), while the old one drains its in-flight
+// replies and closes; idle pinned connections close; leased pinned ones retire when their
+// session releases them. New connections dial the target from then on. A null endpoint means
+// "reconnect to the configured address after time/2". A MOVING repeated to a replacement that
+// opts in inside the window is recognised and ignored. Handoff targets have circuit breakers;
+// an unreachable target falls back to the configured address.
+// MIGRATING/FAILING_OVER relax the receiving connection's timeouts until the completion plus a
+// post-window (capped when the completion never comes).
+
+import EventLoop
+import Observability
+import RESP
+import RespiteMaintenance
+
+/// Counters of maintenance activity, summed per upstream.
+public struct MaintenanceStats: Sendable {
+    public var events: [String: Int] = [:]
+    public var duplicatesIgnored = 0
+    public var handoffs = 0
+    public var handoffConnections = 0
+    public var fallbacks = 0
+    public var breakerRefusals = 0
+    public var optInRefusals = 0
+    public var relaxedWindows = 0
+}
+
+extension UpstreamPool {
+    func maintenanceRefused(_ c: UpstreamConnection, _ text: String) {
+        stats.optInRefusals += 1
+        if stats.optInRefusals == 1 {
+            Log.notice("maintenance: \(c.address) does not support maintenance notifications (\(text)); carrying on without them (maint-notifications auto)")
+        }
+    }
+
+    /// A maintenance push arrived on `c`.
+    func maintenancePush(_ c: UpstreamConnection, _ frame: UnsafeRawBufferPointer) {
+        guard let event = MaintenanceEvent.parse(frame) else {
+            Log.verbose("maintenance: dropped a malformed push on upstream connection \(c.id)")
+            return
+        }
+        stats.events[event.typeName, default: 0] += 1
+        let t = monotonicMs()
+        switch event {
+        case .moving(let seq, let seconds, let endpoint):
+            moving(on: c, seq: seq, seconds: seconds, endpoint: endpoint, now: t)
+        case .migrating(let seq, _), .failingOver(let seq, _):
+            c.relaxed.start(now: t, capMs: settings.maintenance.relaxedCapMs)
+            stats.relaxedWindows += 1
+            Log.notice("maintenance: event=\(event.typeName) seq=\(seq.map(String.init) ?? "-") conn=\(c.id) action=relax-timeouts timeout=\(max(settings.timeoutMs, settings.maintenance.relaxedTimeoutMs))ms")
+        case .migrated(let seq), .failedOver(let seq):
+            let wasRelaxed = c.relaxed.openStarts > 0
+            c.relaxed.complete(now: t, postMs: settings.maintenance.postWindowMs)
+            Log.notice("maintenance: event=\(event.typeName) seq=\(seq.map(String.init) ?? "-") conn=\(c.id) action=\(wasRelaxed ? "restore-timeouts-after \(settings.maintenance.postWindowMs)ms" : "none (no open start: a replayed completion)")")
+        case .slotsMigrating(let seq, _):
+            c.relaxed.start(now: t, capMs: settings.maintenance.relaxedCapMs)
+            Log.notice("maintenance: event=SMIGRATING seq=\(seq.map(String.init) ?? "-") conn=\(c.id) action=relax-timeouts")
+        case .slotsMigrated(let seq):
+            c.relaxed.complete(now: t, postMs: settings.maintenance.postWindowMs)
+            Log.notice("maintenance: event=SMIGRATED seq=\(seq.map(String.init) ?? "-") conn=\(c.id) action=restore-timeouts (standalone upstream: no slot map to reload)")
+        case .unknown(let type):
+            Log.verbose("maintenance: ignored unknown push type \(type) on upstream connection \(c.id)")
+        }
+    }
+
+    private func moving(on c: UpstreamConnection, seq: Int64, seconds: Int64, endpoint: Endpoint?, now: Int64) {
+        let key = "\(c.address)|\(seq)"
+        if let until = movingSeen[key], until > now {
+            stats.duplicatesIgnored += 1
+            Log.verbose("maintenance: event=MOVING seq=\(seq) conn=\(c.id) action=ignored (already handled for \(c.address))")
+            return
+        }
+        let windowMs = max(Int64(seconds), 0) * 1000
+        movingSeen[key] = now + max(windowMs * 2, 60_000)
+        movingSeen = movingSeen.filter { $0.value > now }
+        let from = c.address
+        if let endpoint {
+            let to = UpstreamAddress.tcp(host: endpoint.host, port: endpoint.port)
+            Log.notice("maintenance: event=MOVING seq=\(seq) time=\(seconds)s endpoint=\(endpoint) conn=\(c.id) action=handoff from=\(from)")
+            handOff(from: from, to: to, seq: seq, seconds: seconds, now: now)
+        } else {
+            // Null endpoint: reconnect to the configured address after half the window (at
+            // once when the window has already run out).
+            let delay = max(windowMs / 2, 0)
+            Log.notice("maintenance: event=MOVING seq=\(seq) time=\(seconds)s endpoint=null conn=\(c.id) action=reconnect-in \(delay)ms to=\(settings.address)")
+            for conn in all.values where conn.address == from { conn.relaxed.extend(now: now, ms: Int(windowMs) + settings.maintenance.postWindowMs) }
+            delayedHandoffs.append((at: now + delay, from: from, to: settings.address, seq: seq, seconds: seconds))
+            if delay == 0 { runDelayedHandoffs(now: now) }
+        }
+    }
+
+    func runDelayedHandoffs(now: Int64) {
+        guard !delayedHandoffs.isEmpty else { return }
+        let due = delayedHandoffs.filter { $0.at <= now }
+        delayedHandoffs.removeAll { $0.at <= now }
+        for h in due { handOff(from: h.from, to: h.to, seq: h.seq, seconds: max(h.seconds / 2, 1), now: now) }
+    }
+
+    /// Moves every connection dialed to `from` over to `to`.
+    func handOff(from: UpstreamAddress, to: UpstreamAddress, seq: Int64, seconds: Int64, now: Int64) {
+        let started = monotonicMs()
+        let breakerKey = to.description
+        var breaker = breakers[breakerKey] ?? CircuitBreaker(threshold: settings.maintenance.breakerThreshold,
+                                                             resetMs: settings.maintenance.breakerResetMs,
+                                                             probes: settings.maintenance.breakerHalfOpenProbes)
+        let allowed = breaker.allow(now: now)
+        breakers[breakerKey] = breaker
+        let target: UpstreamAddress
+        if allowed {
+            target = to
+        } else {
+            stats.breakerRefusals += 1
+            Log.warning("maintenance: handoff target \(to) is behind an open circuit breaker; reconnecting to \(settings.address) instead")
+            target = settings.address
+        }
+        dialAddress = target
+        stats.handoffs += 1
+        let drainDeadline = now + max(seconds, 1) * 1000 + 2000
+        var moved = 0
+        // Shared connections: a replacement takes the slot; the old one drains.
+        for (db, slots) in shared {
+            for (i, old) in slots.enumerated() {
+                guard let old, old.address == from, old.state != .closed, old.state != .draining else { continue }
+                let fresh = UpstreamConnection(id: nextID, db: db, pinned: false, address: target, pool: self)
+                nextID += 1
+                fresh.slotInPool = i
+                fresh.relaxed.extend(now: now, ms: settings.maintenance.postWindowMs)
+                shared[db]![i] = fresh
+                all[fresh.id] = fresh
+                fresh.start()
+                old.startDraining(deadline: drainDeadline)
+                moved += 1
+            }
+        }
+        // Pinned connections: idle ones close now; leased ones retire when released.
+        for (db, idle) in idlePinned {
+            for c in idle where c.address == from { c.close(reason: "handed off"); moved += 1 }
+            idlePinned[db] = idlePinned[db]?.filter { $0.state != .closed }
+        }
+        for c in Array(all.values) where c.pinned && c.leasedTo >= 0 && c.address == from && !c.retiring {
+            c.retiring = true
+            c.drainDeadline = drainDeadline
+            moved += 1
+            delegate?.upstreamPinnedRetiring(c)
+        }
+        stats.handoffConnections += moved
+        Log.notice("maintenance: handoff seq=\(seq) from=\(from) to=\(target) connections=\(moved) took=\(monotonicMs() - started)ms")
+    }
+
+    func recordHandoffDial(_ address: UpstreamAddress, ok: Bool) {
+        let key = address.description
+        guard var b = breakers[key] else { return }
+        if ok { b.recordSuccess() } else { b.recordFailure(now: monotonicMs()) }
+        breakers[key] = b
+    }
+}
