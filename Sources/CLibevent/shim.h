@@ -1,4 +1,9 @@
 /* The one C header Respite reads from libevent. Only the EventLoop module imports it. */
+
+/* libevent's event-config.h defines _GNU_SOURCE. Reading glibc's <features.h> first fixes the
+   feature set as the Swift Glibc module sees it; otherwise fd_set and friends are defined one
+   way here and another way there, and a clean build fails with "not present in definition". */
+#include <features.h>
 #include <event2/event.h>
 #include <event2/util.h>
 #include <event2/dns.h>

@@ -2,7 +2,6 @@
 // accept, connect, read and write. Returns errno-style results; never blocks; never throws on
 // the data path.
 
-import CLibevent
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -97,16 +96,17 @@ public enum Socket {
         return fd
     }
 
-    /// Accepts one connection; nil when none is pending (or on a transient error).
+    /// Accepts one connection, non-blocking and close-on-exec; nil when none is pending (or on
+    /// a transient error).
     public static func accept(_ listener: Int32) -> (fd: Int32, peer: String)? {
         var storage = sockaddr_storage()
         var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let fd = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                CLibevent.accept4(listener, __SOCKADDR_ARG(__sockaddr__: $0), &len, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
-            }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(listener, $0, &len) }
         }
         if fd < 0 { return nil }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         return (fd, describe(&storage))
     }
 
