@@ -1,0 +1,52 @@
+# Entry points for Respite. `make test` is what CI runs (.ci/run); `make demo` and `make bench`
+# show the proxy working and measure it. Every target that needs tools runs `deps` first, which
+# installs only what is missing (scripts/deps.sh).
+
+SWIFT       ?= swift
+PYTHON      ?= python3
+CONFIG      ?= release
+BIN         := .build/$(CONFIG)/respite
+BENCH_ARGS  ?=
+
+.PHONY: all deps build test unit-test blackbox-test demo bench clean help
+
+all: build
+
+help:
+	@echo "make deps    install missing Debian/Python dependencies (idempotent)"
+	@echo "make build   swift build -c $(CONFIG) --product respite -> $(BIN)"
+	@echo "make test    deps + build + swift test + pytest black-box suite"
+	@echo "make demo    deps + build + redis-server and Respite, traffic via redis-benchmark"
+	@echo "make bench   deps + build + direct vs twemproxy vs Respite (BENCH_ARGS='--rounds 5')"
+	@echo "make clean   remove build products"
+
+deps:
+	@bash scripts/deps.sh
+
+build:
+	$(SWIFT) build -c $(CONFIG) --product respite
+
+# Unit tests, then the black-box suite against the release binary. Both always run, so CI shows
+# every failure; the target fails if either does.
+test: deps build
+	@rc=0; \
+	echo "$(SWIFT) test"; $(SWIFT) test || rc=1; \
+	echo "RESPITE_BIN=$(CURDIR)/$(BIN) $(PYTHON) -m pytest tests -q"; \
+	RESPITE_BIN=$(CURDIR)/$(BIN) $(PYTHON) -m pytest tests -q || rc=1; \
+	if [ $$rc -ne 0 ]; then echo "make test: FAILED (see above)" >&2; fi; \
+	exit $$rc
+
+unit-test:
+	$(SWIFT) test
+
+blackbox-test: build
+	RESPITE_BIN=$(CURDIR)/$(BIN) $(PYTHON) -m pytest tests -q
+
+demo: deps build
+	RESPITE_BIN=$(CURDIR)/$(BIN) bash scripts/demo.sh
+
+bench: deps build
+	$(PYTHON) scripts/bench.py --respite $(BIN) $(BENCH_ARGS)
+
+clean:
+	rm -rf .build .pytest_cache tests/__pycache__ scripts/__pycache__
