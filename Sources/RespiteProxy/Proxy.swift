@@ -128,8 +128,11 @@ public final class Proxy: UpstreamDelegate {
 
     // MARK: UpstreamDelegate
 
-    public func upstreamReply(_ conn: UpstreamConnection, _ pending: Pending, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) {
-        session(pending)?.upstreamReply(conn, seq: pending.slot, frame: frame, info: info)
+    public func upstreamReply(_ conn: UpstreamConnection, _ pending: Pending, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame,
+                              request: UnsafeRawBufferPointer?) {
+        guard let s = session(pending) else { return }
+        if info.isError, let request, s.retryDidNotRun(conn, pending, frame, request) { return }
+        s.upstreamReply(conn, seq: pending.slot, frame: frame, info: info)
     }
 
     public func upstreamPush(_ conn: UpstreamConnection, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) {
@@ -146,8 +149,9 @@ public final class Proxy: UpstreamDelegate {
         flushDirty()
     }
 
-    public func upstreamFailed(_ conn: UpstreamConnection, _ pending: Pending, error: String) {
-        session(pending)?.upstreamFailed(conn, seq: pending.slot, error: error)
+    public func upstreamFailed(_ conn: UpstreamConnection, _ pending: Pending, error: String, lost: LostRequest,
+                               request: UnsafeRawBufferPointer?) {
+        session(pending)?.requestLost(conn, pending, error: error, lost: lost, request: request)
     }
 
     public func upstreamPinnedClosed(_ conn: UpstreamConnection) {

@@ -50,20 +50,37 @@ extension Session {
         }
     }
 
-    /// An upstream reply for slot `seq`. Replies arrive in request order per route, and only one
-    /// route has requests in flight at a time, so `seq` is always the oldest owed slot.
+    /// An upstream reply for slot `seq`. Usually the oldest owed slot; a request sent again
+    /// after a lost connection or a did-not-run error can be overtaken by later ones, and then
+    /// its reply waits in its slot like a local one.
     func upstreamReply(_ conn: UpstreamConnection, seq: UInt32, frame: UnsafeRawBufferPointer, info: ReplyFrame) {
         if conn.pinned { pinnedInFlight -= 1 } else { sharedInFlight -= 1 }
-        guard let head = slots.first, head.seq == seq, head.local == nil else {
+        if let head = slots.first, head.seq == seq, head.local == nil {
+            if !head.suppress { writeReply(frame, info, head, into: outbuf) }
+            _ = slots.popFirst()
+            drainReadySlots()
+        } else if let i = slotIndex(seq), slots[i].local == nil {
+            let held = proxy.scratch
+            held.clear()
+            if !slots[i].suppress { writeReply(frame, info, slots[i], into: held) }
+            slots[i].local = held.readableBytes()
+        } else {
             Log.warning("Reply order broken for client id=\(id) (slot \(seq)); closing it")
             close()
             return
         }
-        if !head.suppress { writeReply(frame, info, head) }
-        _ = slots.popFirst()
-        drainReadySlots()
         afterRemoteReply(conn, frame: frame, info: info)
         markDirty()
+    }
+
+    /// Index of the slot with sequence number `seq`.
+    func slotIndex(_ seq: UInt32) -> Int? {
+        var i = 0
+        while i < slots.count {
+            if slots[i].seq == seq { return i }
+            i += 1
+        }
+        return nil
     }
 
     /// The upstream could not answer slot `seq`.
@@ -76,13 +93,13 @@ extension Session {
         }
     }
 
-    func writeReply(_ frame: UnsafeRawBufferPointer, _ info: ReplyFrame, _ slot: ReplySlot) {
+    func writeReply(_ frame: UnsafeRawBufferPointer, _ info: ReplyFrame, _ slot: ReplySlot, into out: ByteBuffer) {
         if proto == 3 || (!info.hasRESP3 && !(slot.shape.flattenPairs && RESP2Shaper.needsShaping(frame, shape: slot.shape))) {
-            outbuf.append(frame)
+            out.append(frame)
         } else if let shapes = slot.execShapes {
-            if !RESP2Shaper.shapeExec(frame: frame, elementShapes: shapes, into: outbuf) { outbuf.append(frame) }
+            if !RESP2Shaper.shapeExec(frame: frame, elementShapes: shapes, into: out) { out.append(frame) }
         } else {
-            if !RESP2Shaper.shape(frame: frame, shape: slot.shape, into: outbuf) { outbuf.append(frame) }
+            if !RESP2Shaper.shape(frame: frame, shape: slot.shape, into: out) { out.append(frame) }
         }
     }
 

@@ -20,6 +20,7 @@ extension Session {
         var cmdID: Int32 = -1
         var route = CommandTable.unknownRoute
         var shape = ReplyShape.plain
+        var readOnly = false
         if let id = table.lookupID(nameBytes) {
             cmdID = id.rawValue
             if !table.entries[Int(cmdID)].subcommands.isEmpty && argc >= 2 {
@@ -29,6 +30,7 @@ extension Session {
             }
             route = table.entries[Int(cmdID)].route
             shape = table.entries[Int(cmdID)].shape.resolved(argumentCount: argc)
+            readOnly = table.entries[Int(cmdID)].flags.contains(.readonly)
         }
 
         // Authentication gate.
@@ -71,14 +73,14 @@ extension Session {
             return handleLocal(frame: frame, args: args, command: cmdID, shape: shape)
         case .shared:
             if pinned != nil { return sendPinned(frame, shape: shape) }
-            return sendShared(frame, shape: shape)
+            return sendShared(frame, shape: shape, readOnly: readOnly)
         case .blockingWithArg:
             if hasBlockArgument(base, args) {
                 pinReasons.insert(.blocking)
                 return sendPinned(frame, shape: shape, blocking: true)
             }
             if pinned != nil { return sendPinned(frame, shape: shape) }
-            return sendShared(frame, shape: shape)
+            return sendShared(frame, shape: shape, readOnly: readOnly)
         case .blocking:
             if sharedInFlight > 0 { return false }
             pinReasons.insert(.blocking)
@@ -134,7 +136,7 @@ extension Session {
     }
 
     /// Sends on the session's shared connection for its db.
-    func sendShared(_ frame: UnsafeRawBufferPointer, shape: ReplyShape) -> Bool {
+    func sendShared(_ frame: UnsafeRawBufferPointer, shape: ReplyShape, readOnly: Bool = false) -> Bool {
         if pinnedInFlight > 0 { return false }
         var conn = shared
         if conn == nil || !conn!.acceptsRequests || conn!.db != db {
@@ -152,7 +154,8 @@ extension Session {
         let seq = takeSlot(shape: shape)
         let timeout = proxy.pool.settings.timeoutMs
         let deadline: Int64 = timeout > 0 ? proxy.pool.now + Int64(timeout) : 0
-        conn!.send(frame.baseAddress!, frame.count, Pending(session: index, generation: generation, slot: seq, deadline: deadline))
+        conn!.send(frame.baseAddress!, frame.count, Pending(session: index, generation: generation, slot: seq,
+                                                              deadline: deadline, readOnly: readOnly))
         sharedInFlight += 1
         return true
     }

@@ -27,21 +27,41 @@ public struct Pending: Sendable {
     public var slot: UInt32
     /// Absolute deadline (ms, monotonic); 0 means none (blocking commands).
     public var deadline: Int64
-    public init(session: Int32, generation: UInt32, slot: UInt32, deadline: Int64) {
+    /// Bytes of the request (kept in `out` until its reply, on shared connections).
+    public var length: Int32 = 0
+    /// Times this request was sent again after a lost connection or a did-not-run error.
+    public var attempts: UInt8 = 0
+    /// A read-only command: safe to send again when its outcome is unknown.
+    public var readOnly = false
+    public init(session: Int32, generation: UInt32, slot: UInt32, deadline: Int64, readOnly: Bool = false, attempts: UInt8 = 0) {
         self.session = session; self.generation = generation; self.slot = slot; self.deadline = deadline
+        self.readOnly = readOnly; self.attempts = attempts
     }
+}
+
+/// Why a request got no reply from a connection that closed.
+public enum LostRequest {
+    /// Never written to the socket: it did not run.
+    case unsent
+    /// Written, no reply: it may or may not have run.
+    case outcomeUnknown
 }
 
 /// The proxy side of an upstream connection: where replies, pushes and failures go.
 public protocol UpstreamDelegate: AnyObject {
-    /// A reply to `pending`; `frame` is valid only during the call.
-    func upstreamReply(_ conn: UpstreamConnection, _ pending: Pending, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame)
+    /// A reply to `pending`; `frame` and `request` (the request's bytes, when the connection
+    /// keeps them) are valid only during the call.
+    func upstreamReply(_ conn: UpstreamConnection, _ pending: Pending, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame,
+                       request: UnsafeRawBufferPointer?)
     /// A push frame (pub/sub message, invalidation, maintenance notification).
     func upstreamPush(_ conn: UpstreamConnection, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame)
     /// One read's replies are delivered: a good moment to flush client output.
     func upstreamReadDone(_ conn: UpstreamConnection)
     /// The request will get no reply from this connection; `error` is the text after `-`.
-    func upstreamFailed(_ conn: UpstreamConnection, _ pending: Pending, error: String)
+    /// `request` holds its bytes when the connection kept them (shared connections), so it can
+    /// be sent again when that is safe.
+    func upstreamFailed(_ conn: UpstreamConnection, _ pending: Pending, error: String, lost: LostRequest,
+                        request: UnsafeRawBufferPointer?)
     /// A pinned connection leased to a session closed.
     func upstreamPinnedClosed(_ conn: UpstreamConnection)
     /// A pinned connection leased to a session must be handed off (MOVING): the session moves
@@ -74,7 +94,13 @@ public final class UpstreamConnection {
     var writeEvent: Event?
     var connectTimer: Event?
     let inbuf = ByteBuffer(capacity: 16 * 1024)
+    /// Outgoing bytes. On shared connections the requests stay here until their replies arrive:
+    /// `[readIndex, +written)` is written and awaits replies, the rest is not written yet.
     let out = ByteBuffer(capacity: 16 * 1024)
+    /// Bytes of `out` past `readIndex` already written to the socket.
+    var written = 0
+    /// Shared connections keep request bytes until the reply, to resend what a close lost.
+    let retainsRequests: Bool
     let held = ByteBuffer(capacity: 1024)
     var scanner: ReplyScanner
     public private(set) var fifo = Ring<Pending>(capacity: 64)
@@ -104,6 +130,7 @@ public final class UpstreamConnection {
         self.pinned = pinned
         self.address = address
         self.pool = pool
+        self.retainsRequests = !pinned
         var limits = pool.settings.limits
         limits.maxInline = max(limits.maxInline, 64 * 1024)
         self.scanner = ReplyScanner(limits: limits)
@@ -140,6 +167,8 @@ public final class UpstreamConnection {
 
     /// Queues a request (complete RESP bytes) for `pending`.
     public func send(_ bytes: UnsafeRawPointer, _ count: Int, _ pending: Pending) {
+        var pending = pending
+        pending.length = Int32(truncatingIfNeeded: count)
         fifo.append(pending)
         if state == .ready {
             out.append(bytes, count: count)
@@ -171,9 +200,10 @@ public final class UpstreamConnection {
     func flush() {
         flushQueued = false
         guard fd >= 0, state == .ready || state == .handshaking || state == .draining else { return }
-        while out.readableCount > 0 {
-            switch Socket.write(fd, out.readPointer, out.readableCount) {
-            case .bytes(let n): out.consume(n)
+        while out.readableCount > written {
+            switch Socket.write(fd, out.readPointer + written, out.readableCount - written) {
+            case .bytes(let n):
+                if retainsRequests { written += n } else { out.consume(n) }
             case .wouldBlock:
                 if !writeArmed { writeArmed = true; writeEvent?.add() }
                 return
@@ -182,6 +212,20 @@ public final class UpstreamConnection {
             }
         }
         if out.capacity > 4 * 1024 * 1024 { out.shrinkIfIdle(to: 16 * 1024) }
+    }
+
+    /// The bytes of the oldest request (shared connections keep them until its reply).
+    @inline(__always) private func requestBytes(_ p: Pending) -> UnsafeRawBufferPointer? {
+        guard retainsRequests else { return nil }
+        return UnsafeRawBufferPointer(start: out.readPointer, count: Int(p.length))
+    }
+
+    /// The oldest request is answered: its bytes are no longer needed.
+    @inline(__always) private func drop(_ p: Pending) {
+        guard retainsRequests else { return }
+        let n = Int(p.length)
+        out.consume(n)
+        written -= n
     }
 
     func onWritable() {
@@ -205,26 +249,25 @@ public final class UpstreamConnection {
             args.append(Array("AUTH".utf8)); args.append(Array((s.user ?? "default").utf8)); args.append(Array(pw.utf8))
         }
         if !s.clientName.isEmpty { args.append(Array("SETNAME".utf8)); args.append(Array(s.clientName.utf8)) }
-        InlineSplitter.encode(args, into: out)
-        handshakeLeft = 1
-        if db != 0 {
-            InlineSplitter.encode([Array("SELECT".utf8), Array(String(db).utf8)], into: out)
-            handshakeLeft += 1
-        }
-        InlineSplitter.encode([Array("CLIENT".utf8), Array("ID".utf8)], into: out)
-        handshakeLeft += 1
-        let m = s.maintenance
-        if m.mode != .disabled {
-            var optIn: [[UInt8]] = [Array("CLIENT".utf8), Array("MAINT_NOTIFICATIONS".utf8), Array("ON".utf8)]
-            optIn += [Array("moving-endpoint-type".utf8), Array(s.resolvedEndpointType.rawValue.utf8)]
-            InlineSplitter.encode(optIn, into: out)
-            optInStep = handshakeLeft
-            handshakeLeft += 1
+        var commands = [args]
+        if db != 0 { commands.append([Array("SELECT".utf8), Array(String(db).utf8)]) }
+        commands.append([Array("CLIENT".utf8), Array("ID".utf8)])
+        if s.maintenance.mode != .disabled {
+            optInStep = commands.count
+            commands.append([Array("CLIENT".utf8), Array("MAINT_NOTIFICATIONS".utf8), Array("ON".utf8),
+                             Array("moving-endpoint-type".utf8), Array(s.resolvedEndpointType.rawValue.utf8)])
         }
         // Handshake entries sit before every held request in the FIFO.
         var entries: [Pending] = []
         while let p = fifo.popFirst() { entries.append(p) }
-        for _ in 0..<handshakeLeft { fifo.append(Pending(session: -1, generation: 0, slot: 0, deadline: 0)) }
+        for command in commands {
+            let before = out.readableCount
+            InlineSplitter.encode(command, into: out)
+            var p = Pending(session: -1, generation: 0, slot: 0, deadline: 0)
+            p.length = Int32(out.readableCount - before)
+            fifo.append(p)
+        }
+        handshakeLeft = commands.count
         for p in entries { fifo.append(p) }
     }
 
@@ -262,6 +305,7 @@ public final class UpstreamConnection {
                 held.clear()
                 heldCount = 0
             }
+            if !retainsRequests { written = 0 }
             flush()
         }
     }
@@ -309,10 +353,12 @@ public final class UpstreamConnection {
                     pool.delegate?.upstreamPush(self, frame, info)
                 } else if let p = fifo.popFirst() {
                     if p.session < 0 {
+                        drop(p)
                         handshakeReply(frame, info)
                         if state == .closed { return false }
                     } else {
-                        pool.delegate?.upstreamReply(self, p, frame, info)
+                        pool.delegate?.upstreamReply(self, p, frame, info, request: requestBytes(p))
+                        if state != .closed { drop(p) }
                     }
                 } else {
                     close(reason: "unexpected reply from upstream with nothing in flight")
@@ -350,12 +396,8 @@ public final class UpstreamConnection {
     func startDraining(deadline: Int64) {
         guard state == .ready || state == .handshaking || state == .connecting else { return }
         if inFlight == 0 || state != .ready {
-            // Nothing written is waiting (or the socket never got going): hand back what is
-            // held and close now.
-            if state != .ready && inFlight > 0 {
-                close(reason: "handed off before its handshake completed")
-                return
-            }
+            // Nothing awaits a reply here (requests still held for the handshake go back to
+            // their sessions, unsent, and are sent again on the replacement).
             close(reason: "handed off")
             return
         }
@@ -372,13 +414,33 @@ public final class UpstreamConnection {
         writeEvent?.free(); writeEvent = nil
         connectTimer?.free(); connectTimer = nil
         if fd >= 0 { Socket.close(fd); fd = -1 }
-        let error = "ERR Respite: upstream \(pool.settings.address) unavailable (\(reason))"
+        // The pool forgets this connection (and starts a backoff) before the requests are
+        // handed back, so a request sent again goes to a fresh connection or fails fast.
+        pool.connectionClosed(self)
+        let error = "ERR Respite: upstream \(address) unavailable (\(reason))"
+        // Walk the FIFO with the bytes each request had. On a shared connection they are, in
+        // order, in `out` (handshake and requests; the first `written` bytes reached the socket)
+        // and then in `held` (requests that waited for the handshake). A request only partly
+        // written never ran: Redis executes complete commands only.
+        var offset = 0
+        var heldOffset = 0
         while let p = fifo.popFirst() {
-            if p.session >= 0 { pool.delegate?.upstreamFailed(self, p, error: error) }
+            let n = Int(p.length)
+            var bytes: UnsafeRawBufferPointer? = nil
+            var lost = LostRequest.outcomeUnknown
+            if retainsRequests && offset + n <= out.readableCount {
+                bytes = UnsafeRawBufferPointer(start: out.readPointer + offset, count: n)
+                lost = offset + n <= written ? .outcomeUnknown : .unsent
+                offset += n
+            } else if retainsRequests && heldOffset + n <= held.readableCount {
+                bytes = UnsafeRawBufferPointer(start: held.readPointer + heldOffset, count: n)
+                lost = .unsent
+                heldOffset += n
+            }
+            if p.session >= 0 { pool.delegate?.upstreamFailed(self, p, error: error, lost: lost, request: bytes) }
         }
         fifo.removeAll()
-        out.clear(); held.clear(); heldCount = 0
-        pool.connectionClosed(self)
+        out.clear(); held.clear(); heldCount = 0; written = 0
         pool.delegate?.upstreamReadDone(self)
     }
 }

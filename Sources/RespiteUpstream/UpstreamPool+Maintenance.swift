@@ -26,9 +26,16 @@ public struct MaintenanceStats: Sendable {
     public var breakerRefusals = 0
     public var optInRefusals = 0
     public var relaxedWindows = 0
+    /// Requests sent again (lost before they ran, or refused with a did-not-run error).
+    public var retries = 0
+    /// Writes that failed because their outcome is unknown.
+    public var unknownOutcomes = 0
 }
 
 extension UpstreamPool {
+    public func countRetry() { stats.retries += 1 }
+    public func countUnknownOutcome() { stats.unknownOutcomes += 1 }
+
     func maintenanceRefused(_ c: UpstreamConnection, _ text: String) {
         stats.optInRefusals += 1
         if stats.optInRefusals == 1 {

@@ -1,0 +1,72 @@
+// Session+Retry: what happens to a request whose connection failed it. A request that never
+// reached the server, or a read-only one whose outcome is unknown, is sent again (up to three
+// times) on the connection the pool gives now, keeping its reply slot. A write whose outcome is
+// unknown fails with an error that says so. A reply that proves the command did not run
+// (LOADING, TRYAGAIN, MASTERDOWN, READONLY) while maintenance relaxed the connection's timeouts
+// is not shown: the command is sent again.
+
+import EventLoop
+import Observability
+import RESP
+import RespiteUpstream
+
+extension Session {
+    static let maxAttempts: UInt8 = 3
+
+    /// The connection closed before `p` was answered.
+    func requestLost(_ conn: UpstreamConnection, _ p: Pending, error: String, lost: LostRequest, request: UnsafeRawBufferPointer?) {
+        if let request, !conn.pinned, p.attempts < Self.maxAttempts, lost == .unsent || p.readOnly {
+            if resend(request, p, from: conn) { return }
+        }
+        if lost == .outcomeUnknown && !p.readOnly {
+            proxy.pool.countUnknownOutcome()
+            upstreamFailed(conn, seq: p.slot, error: "ERR Respite: the upstream connection closed after the command was sent; its outcome is unknown (\(conn.closeReason))")
+        } else {
+            upstreamFailed(conn, seq: p.slot, error: error)
+        }
+    }
+
+    /// An error reply that proves the command did not run, inside a maintenance window: send
+    /// the command again instead of showing the error. True when it was sent again.
+    func retryDidNotRun(_ conn: UpstreamConnection, _ p: Pending, _ frame: UnsafeRawBufferPointer, _ request: UnsafeRawBufferPointer) -> Bool {
+        guard !conn.pinned, p.attempts < Self.maxAttempts, conn.relaxed.isRelaxed(now: proxy.pool.now),
+              Self.provesNotRun(frame) else { return false }
+        sharedInFlight -= 1
+        if resend(request, p, from: conn) {
+            Log.verbose("Client id=\(id): \(String(decoding: frame.prefix(24), as: UTF8.self).split(separator: " ").first ?? "") during maintenance; sent the command again")
+            return true
+        }
+        sharedInFlight += 1
+        return false
+    }
+
+    /// `-LOADING`, `-TRYAGAIN`, `-MASTERDOWN`, `-READONLY`: the server did not run the command.
+    static func provesNotRun(_ frame: UnsafeRawBufferPointer) -> Bool {
+        func starts(_ s: StaticString) -> Bool {
+            let n = s.utf8CodeUnitCount
+            guard frame.count > n + 1, frame[0] == UInt8(ascii: "-") else { return false }
+            for i in 0..<n where frame[i + 1] != s.utf8Start[i] { return false }
+            return frame[n + 1] == 32 || frame[n + 1] == 13
+        }
+        return starts("LOADING") || starts("TRYAGAIN") || starts("MASTERDOWN") || starts("READONLY")
+    }
+
+    /// Sends `request` again for the same reply slot on the pool's current shared connection.
+    private func resend(_ request: UnsafeRawBufferPointer, _ p: Pending, from old: UpstreamConnection) -> Bool {
+        guard !closed else { return false }
+        let conn: UpstreamConnection
+        do {
+            conn = try proxy.pool.sharedConnection(db: old.db, affinity: Int(index))
+        } catch {
+            return false
+        }
+        if conn.db == db { shared = conn }
+        var again = p
+        again.attempts += 1
+        let timeout = proxy.pool.settings.timeoutMs
+        again.deadline = timeout > 0 ? proxy.pool.now + Int64(timeout) : 0
+        conn.send(request.baseAddress!, request.count, again)
+        proxy.pool.countRetry()
+        return true
+    }
+}
