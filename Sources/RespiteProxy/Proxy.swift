@@ -126,6 +126,12 @@ public final class Proxy: UpstreamDelegate {
         return s
     }
 
+    /// The live session with Respite client id `id` (cold path: a scan).
+    func session(clientID id: Int64) -> Session? {
+        for case let s? in sessions where s.id == id && !s.closed { return s }
+        return nil
+    }
+
     // MARK: UpstreamDelegate
 
     public func upstreamReply(_ conn: UpstreamConnection, _ pending: Pending, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame,

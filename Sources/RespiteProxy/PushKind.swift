@@ -10,6 +10,8 @@ enum PushKind: Equatable {
     case subscribe(SubscriptionKind, [UInt8]?)
     case unsubscribe(SubscriptionKind, [UInt8]?)
     case message
+    /// Client-side caching: `>2 invalidate <keys | null>`.
+    case invalidate
     case maintenance
     case other
 
@@ -25,6 +27,7 @@ enum PushKind: Equatable {
             return true
         }
         if named("message") || named("pmessage") || named("smessage") { return .message }
+        if named("invalidate") { return .invalidate }
         let sub: PushKind?
         if named("subscribe") { sub = .subscribe(.channel, nil) }
         else if named("psubscribe") { sub = .subscribe(.pattern, nil) }

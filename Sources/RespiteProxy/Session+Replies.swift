@@ -113,7 +113,9 @@ extension Session {
         case .unsubscribe(let kind, let name):
             if let name { removeSubscription(kind, name) }
             confirmSubscriptionPush(frame, info)
-        case .message, .other:
+        case .invalidate where proto == 2:
+            writeInvalidationAsMessage(frame, info)
+        case .message, .invalidate, .other:
             writePush(frame, info)
         case .maintenance:
             return
@@ -132,6 +134,27 @@ extension Session {
         drainReadySlots()
         releasePinnedIfIdle()
         noteProgress()
+    }
+
+    /// RESP2 clients get invalidations (REDIRECT) the way Redis sends them to a RESP2 subscriber:
+    /// a message on `__redis__:invalidate` whose payload is the key array (or a null bulk).
+    func writeInvalidationAsMessage(_ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) {
+        // Skip `>2\r\n` and the `invalidate` element; what remains is the payload.
+        var i = info.valueOffset
+        var lines = 0
+        while i + 1 < frame.count && lines < 3 {
+            if frame[i] == 13 && frame[i + 1] == 10 { lines += 1 }
+            i += 1
+        }
+        i += 1
+        guard i <= frame.count else { return }
+        outbuf.append("*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n" as StaticString)
+        let payload = UnsafeRawBufferPointer(rebasing: frame[i...])
+        if payload.first == UInt8(ascii: "_") {
+            outbuf.append("$-1\r\n" as StaticString)
+        } else {
+            RESP2Shaper.shape(frame: payload, shape: .plain, into: outbuf)
+        }
     }
 
     func writePush(_ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) {

@@ -119,6 +119,21 @@ extension Session {
             return sendPinned(frame, shape: shape, pushes: Int32(expected))
         case .tracking:
             if sharedInFlight > 0 { return false }
+            if let redirect = redirectArgument(base, args) {
+                // REDIRECT names a Respite client id; the server needs the id of that client's
+                // own upstream connection, where its invalidation subscription lives.
+                guard let target = proxy.session(clientID: redirect.id), let conn = target.pinned, conn.serverClientID >= 0 else {
+                    addLocalReply(Array("-ERR The client ID you want redirect to does not exist\r\n".utf8))
+                    return true
+                }
+                var parts: [[UInt8]] = args.map { Array(UnsafeRawBufferPointer(start: base + Int($0.offset), count: Int($0.length))) }
+                parts[redirect.index] = Array(String(conn.serverClientID).utf8)
+                let scratch = ByteBuffer(capacity: frame.count + 32)
+                InlineSplitter.encode(parts, into: scratch)
+                pinReasons.insert(.tracking)
+                pinReasons.insert(.dirty)
+                return sendPinned(UnsafeRawBufferPointer(start: scratch.readPointer, count: scratch.readableCount), shape: shape)
+            }
             pinReasons.insert(.tracking)
             pinReasons.insert(.dirty)
             return sendPinned(frame, shape: shape)
@@ -269,6 +284,20 @@ extension Session {
             i += 1
         }
         return false
+    }
+
+    /// `CLIENT TRACKING … REDIRECT <id> …`: the id and its argument index.
+    func redirectArgument(_ base: UnsafeRawPointer, _ args: [ArgRange]) -> (id: Int64, index: Int)? {
+        var i = 2
+        while i + 1 < args.count {
+            let a = UnsafeRawBufferPointer(start: base + Int(args[i].offset), count: Int(args[i].length))
+            if matches(a, "redirect") {
+                let v = UnsafeRawBufferPointer(start: base + Int(args[i + 1].offset), count: Int(args[i + 1].length))
+                return (Int64(String(decoding: v, as: UTF8.self)) ?? -1, i + 1)
+            }
+            i += 1
+        }
+        return nil
     }
 
     func isAuthExempt(_ name: UnsafeRawBufferPointer) -> Bool {
