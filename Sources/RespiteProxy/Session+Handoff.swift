@@ -5,6 +5,7 @@
 // may arrive twice, never not at all. A transaction or a blocked command hands off when it ends
 // (the pool closes a retiring connection when the session releases it).
 
+import EventLoop
 import Observability
 import RESP
 import RespiteUpstream
@@ -14,6 +15,7 @@ extension Session {
     func pinnedRetiring(_ conn: UpstreamConnection) {
         guard pinned === conn, resubscribing == nil else { return }
         if subscribed && !inMulti { moveSubscriptions(from: conn) }
+        else if blocked != nil && !inMulti { unblockForHandoff(conn) }
     }
 
     private func moveSubscriptions(from old: UpstreamConnection) {
@@ -48,6 +50,103 @@ extension Session {
             if let old, old !== fresh { proxy.pool.release(old, reusable: false) }
             Log.verbose("Client id=\(id): subscriptions moved to upstream connection \(fresh.id)")
         }
+        return true
+    }
+}
+
+/// A blocking command in flight on a pinned connection, kept so a handoff can re-issue it.
+struct BlockedRequest {
+    var bytes: [UInt8]
+    var args: [ArgRange]
+    /// Argument holding the timeout, and whether it is in milliseconds (XREAD BLOCK, WAIT).
+    var timeoutArg: Int
+    var millis: Bool
+    var startedAt: Int64
+    var seq: UInt32
+    var shape: ReplyShape
+    /// CLIENT UNBLOCK was sent for it; a null reply means "re-issue", a value is delivered.
+    var unblocking = false
+}
+
+extension Session {
+    /// Sends a blocking command on the pinned connection and remembers it for a handoff.
+    func sendBlocking(_ frame: UnsafeRawBufferPointer, args: [ArgRange], shape: ReplyShape) -> Bool {
+        let seqBefore = nextSeq
+        guard sendPinned(frame, shape: shape, blocking: true) else { return false }
+        if let i = slotIndex(seqBefore), slots[i].local == nil,
+           let (arg, millis) = Self.timeoutArgument(frame.baseAddress!, args) {
+            blocked = BlockedRequest(bytes: Array(frame), args: args, timeoutArg: arg, millis: millis,
+                                     startedAt: monotonicMs(), seq: seqBefore, shape: shape)
+        }
+        return true
+    }
+
+    /// Where a blocking command keeps its timeout.
+    static func timeoutArgument(_ base: UnsafeRawPointer, _ args: [ArgRange]) -> (Int, Bool)? {
+        func arg(_ i: Int) -> UnsafeRawBufferPointer {
+            UnsafeRawBufferPointer(start: base + Int(args[i].offset), count: Int(args[i].length))
+        }
+        let name = arg(0)
+        if matches(name, "blmpop") || matches(name, "bzmpop") { return args.count > 1 ? (1, false) : nil }
+        if matches(name, "xread") || matches(name, "xreadgroup") {
+            for i in 1..<(args.count - 1) where matches(arg(i), "block") { return (i + 1, true) }
+            return nil
+        }
+        if matches(name, "wait") || matches(name, "waitaof") { return (args.count - 1, true) }
+        return (args.count - 1, false)
+    }
+
+    /// The pinned connection is retiring while a blocking command waits on it: release it with
+    /// `CLIENT UNBLOCK … TIMEOUT` from a sibling connection to the old endpoint; its null reply
+    /// then re-issues the command on a new connection with the time it has left.
+    func unblockForHandoff(_ conn: UpstreamConnection) {
+        guard var b = blocked, !b.unblocking, pinnedInFlight == 1, conn.serverClientID >= 0 else { return }
+        b.unblocking = true
+        blocked = b
+        proxy.pool.runControlCommand([Array("CLIENT".utf8), Array("UNBLOCK".utf8), Array(String(conn.serverClientID).utf8),
+                                      Array("TIMEOUT".utf8)], on: conn.address)
+        Log.verbose("Client id=\(id): unblocking its blocked command on upstream connection \(conn.id) to move it")
+    }
+
+    /// A reply for the blocked command. True when it was re-issued instead of delivered.
+    func reissueIfUnblocked(_ conn: UpstreamConnection, seq: UInt32, info: ReplyFrame, frame: UnsafeRawBufferPointer) -> Bool {
+        guard let b = blocked, b.seq == seq else { return false }
+        blocked = nil
+        guard b.unblocking else { return false }
+        let isNull = frame.count >= 3 && (frame[0] == UInt8(ascii: "_") || (frame[1] == UInt8(ascii: "-") && frame[2] == UInt8(ascii: "1")))
+        guard isNull else { return false }   // it got a value before the unblock: deliver it
+        // Time left of the original timeout (0 = forever stays 0).
+        var parts: [[UInt8]] = b.args.map { a in Array(b.bytes[Int(a.offset)..<Int(a.offset + a.length)]) }
+        guard let original = Double(String(decoding: parts[b.timeoutArg], as: UTF8.self)) else { return false }
+        let elapsedMs = Double(monotonicMs() - b.startedAt)
+        var left = original
+        if original > 0 {
+            left = b.millis ? original - elapsedMs : original - elapsedMs / 1000
+            if left <= 0 { return false }   // it really timed out
+            if b.millis { left = left.rounded(.up) }
+        }
+        parts[b.timeoutArg] = Array((b.millis ? String(Int(left)) : String(left)).utf8)
+        // The old connection goes (it is retiring); the command goes to a new one, same slot.
+        pinnedInFlight -= 1
+        if let old = pinned { pinned = nil; proxy.pool.release(old, reusable: false) }
+        let fresh: UpstreamConnection
+        do {
+            fresh = try proxy.pool.leasePinned(db: db, session: index)
+        } catch {
+            pinnedInFlight += 1
+            return false
+        }
+        pinned = fresh
+        let out = ByteBuffer(capacity: b.bytes.count + 16)
+        InlineSplitter.encode(parts, into: out)
+        fresh.send(out.readPointer, out.readableCount, Pending(session: index, generation: generation, slot: seq, deadline: 0))
+        pinnedInFlight += 1
+        let reencoded = Array(UnsafeRawBufferPointer(start: out.readPointer, count: out.readableCount))
+        var ranges = RequestScanner(limits: RESPLimits())
+        reencoded.withUnsafeBufferPointer { p in _ = ranges.scan(p.baseAddress!, p.count) }
+        blocked = BlockedRequest(bytes: reencoded, args: ranges.args, timeoutArg: b.timeoutArg, millis: b.millis,
+                                 startedAt: monotonicMs(), seq: seq, shape: b.shape)
+        Log.verbose("Client id=\(id): re-issued its blocking command on upstream connection \(fresh.id) with timeout \(left)")
         return true
     }
 }

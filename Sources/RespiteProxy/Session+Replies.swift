@@ -54,6 +54,7 @@ extension Session {
     /// after a lost connection or a did-not-run error can be overtaken by later ones, and then
     /// its reply waits in its slot like a local one.
     func upstreamReply(_ conn: UpstreamConnection, seq: UInt32, frame: UnsafeRawBufferPointer, info: ReplyFrame) {
+        if conn.pinned && blocked != nil && reissueIfUnblocked(conn, seq: seq, info: info, frame: frame) { return }
         if conn.pinned { pinnedInFlight -= 1 } else { sharedInFlight -= 1 }
         if let head = slots.first, head.seq == seq, head.local == nil {
             if !head.suppress { writeReply(frame, info, head, into: outbuf) }

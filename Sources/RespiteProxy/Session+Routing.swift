@@ -77,14 +77,14 @@ extension Session {
         case .blockingWithArg:
             if hasBlockArgument(base, args) {
                 pinReasons.insert(.blocking)
-                return sendPinned(frame, shape: shape, blocking: true)
+                return sendBlocking(frame, args: args, shape: shape)
             }
             if pinned != nil { return sendPinned(frame, shape: shape) }
             return sendShared(frame, shape: shape, readOnly: readOnly)
         case .blocking:
             if sharedInFlight > 0 { return false }
             pinReasons.insert(.blocking)
-            return sendPinned(frame, shape: shape, blocking: true)
+            return sendBlocking(frame, args: args, shape: shape)
         case .transaction:
             if sharedInFlight > 0 { return false }
             if matches(nameBytes, "multi") {

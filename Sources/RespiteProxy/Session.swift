@@ -88,6 +88,8 @@ final class Session {
     /// confirmations it still owes.
     var resubscribing: UpstreamConnection?
     var resubscribeLeft = 0
+    /// The blocking command waiting on the pinned connection, if any.
+    var blocked: BlockedRequest?
 
     // Reply order.
     var slots = Ring<ReplySlot>(capacity: 32)

@@ -12,6 +12,7 @@
 // to `out` and flushed once per loop pass by the pool's deferred flush.
 
 import EventLoop
+import Observability
 import RESP
 import RespiteMaintenance
 #if canImport(Glibc)
@@ -33,6 +34,9 @@ public struct Pending: Sendable {
     public var attempts: UInt8 = 0
     /// A read-only command: safe to send again when its outcome is unknown.
     public var readOnly = false
+    /// The session value of Respite's own one-shot commands.
+    public static let control: Int32 = -2
+
     public init(session: Int32, generation: UInt32, slot: UInt32, deadline: Int64, readOnly: Bool = false, attempts: UInt8 = 0) {
         self.session = session; self.generation = generation; self.slot = slot; self.deadline = deadline
         self.readOnly = readOnly; self.attempts = attempts
@@ -352,7 +356,13 @@ public final class UpstreamConnection {
                 } else if streaming && fifo.count == handshakeLeft && handshakeLeft == 0 {
                     pool.delegate?.upstreamPush(self, frame, info)
                 } else if let p = fifo.popFirst() {
-                    if p.session < 0 {
+                    if p.session == Pending.control {
+                        // Respite's own one-shot command (CLIENT UNBLOCK): done, close.
+                        drop(p)
+                        if info.isError { Log.verbose("control command on \(address) failed: \(String(decoding: frame.prefix(80), as: UTF8.self))") }
+                        close(reason: "released")
+                        return false
+                    } else if p.session < 0 {
                         drop(p)
                         handshakeReply(frame, info)
                         if state == .closed { return false }

@@ -161,6 +161,20 @@ public final class UpstreamPool {
         }
     }
 
+    /// Runs one command on a short-lived connection to `address` and closes it after the reply
+    /// (used for `CLIENT UNBLOCK` from a sibling of a connection being handed off).
+    public func runControlCommand(_ args: [[UInt8]], on address: UpstreamAddress) {
+        let c = UpstreamConnection(id: nextID, db: 0, pinned: true, address: address, pool: self)
+        nextID += 1
+        pinnedCount += 1
+        all[c.id] = c
+        c.start()
+        guard c.state != .closed else { return }
+        let bytes = ByteBuffer(capacity: 64)
+        InlineSplitter.encode(args, into: bytes)
+        c.send(bytes.readPointer, bytes.readableCount, Pending(session: Pending.control, generation: 0, slot: 0, deadline: 0))
+    }
+
     func queueFlush(_ c: UpstreamConnection) {
         flushList.append(c)
         if flushList.count == 1 { flushEvent?.activate() }
