@@ -11,6 +11,9 @@ let package = Package(
     name: "Respite",
     products: [
         .executable(name: "respite", targets: ["respite"]),
+        .executable(name: "respite-maintsim", targets: ["respite-maintsim"]),
+    ],
+    dependencies: [
     ],
     targets: [
         .systemLibrary(name: "CLibevent", pkgConfig: "libevent_pthreads", providers: [.apt(["libevent-dev"])]),
@@ -23,10 +26,13 @@ let package = Package(
         .target(name: "RespiteUpstream", dependencies: ["RESP", "RespiteCommands", "RespiteMaintenance", "Observability", "EventLoop"], swiftSettings: hotPath),
         .target(name: "RespiteProxy", dependencies: ["RESP", "RespiteCommands", "RespiteConfig", "RespiteMaintenance", "RespiteUpstream", "Observability", "EventLoop"], swiftSettings: hotPath),
         .executableTarget(name: "respite", dependencies: ["RespiteProxy", "RespiteUpstream", "RespiteMaintenance", "Observability", "RespiteCommands", "RespiteConfig", "RESP", "EventLoop"]),
+        .target(name: "MaintenanceSimulator", dependencies: ["EventLoop", "RESP"], swiftSettings: hotPath),
+        .executableTarget(name: "respite-maintsim", dependencies: ["MaintenanceSimulator", "EventLoop"]),
         .testTarget(name: "RESPTests", dependencies: ["RESP"]),
         .testTarget(name: "RespiteCommandsTests", dependencies: ["RespiteCommands", "RESP"], exclude: ["Fixtures"]),
         .testTarget(name: "RespiteConfigTests", dependencies: ["RespiteConfig"]),
         .testTarget(name: "RespiteMaintenanceTests", dependencies: ["RespiteMaintenance", "RESP"]),
         .testTarget(name: "RespiteProxyTests", dependencies: ["RespiteProxy", "RESP"]),
+        .testTarget(name: "MaintenanceSimulatorTests", dependencies: ["MaintenanceSimulator", "EventLoop", "RESP"]),
     ]
 )
