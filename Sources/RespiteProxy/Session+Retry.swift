@@ -32,6 +32,7 @@ extension Session {
         guard !conn.pinned, p.attempts < Self.maxAttempts, conn.relaxed.isRelaxed(now: proxy.pool.now),
               Self.provesNotRun(frame) else { return false }
         sharedInFlight -= 1
+        if frame.count > 9 && frame[1] == UInt8(ascii: "R") { proxy.pool.readOnlyDuringMaintenance(conn) }
         if resend(request, p, from: conn) {
             Log.verbose("Client id=\(id): \(String(decoding: frame.prefix(24), as: UTF8.self).split(separator: " ").first ?? "") during maintenance; sent the command again")
             return true

@@ -99,6 +99,16 @@ extension UpstreamPool {
         }
     }
 
+    /// A connection in a null-endpoint MOVING window answered `-READONLY`: its endpoint no longer
+    /// fronts the primary, so the reconnect scheduled for half the window happens now.
+    public func readOnlyDuringMaintenance(_ c: UpstreamConnection) {
+        let now = monotonicMs()
+        guard delayedHandoffs.contains(where: { $0.from == c.address }) else { return }
+        for i in delayedHandoffs.indices where delayedHandoffs[i].from == c.address { delayedHandoffs[i].at = now }
+        Log.notice("maintenance: -READONLY on upstream connection \(c.id) inside a MOVING window; reconnecting now")
+        runDelayedHandoffs(now: now)
+    }
+
     func runDelayedHandoffs(now: Int64) {
         guard !delayedHandoffs.isEmpty else { return }
         let due = delayedHandoffs.filter { $0.at <= now }
