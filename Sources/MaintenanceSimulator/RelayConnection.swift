@@ -171,6 +171,12 @@ final class RelayConnection {
             expectation = .setName(n.isEmpty ? nil : n)
         case "reset":
             expectation = .reset
+        case "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe":
+            // Confirmations come one per channel: pushes on RESP3 (no reply to wait for), plain
+            // arrays on RESP2.
+            toBackend.append(UnsafeRawPointer(fromClient.readPointer), count: length)
+            if !resp3 { for _ in 0..<max(1, argc - 1) { expected.append(.plain) } }
+            return
         default: break
         }
         toBackend.append(UnsafeRawPointer(fromClient.readPointer), count: length)

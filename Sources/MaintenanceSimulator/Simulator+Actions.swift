@@ -123,15 +123,28 @@ extension MaintenanceSimulator {
             return (seq, n)
         }
         record.log("MOVING seq=\(seq) time=\(timeMs / 1000) sent to \(sent) connections")
+        // The sockets the MOVING is about: every one of them closes a little after `time`.
+        let retiring = try onLoop { sim in sim.connections.values.filter { $0.backend === old && $0.listenerID != moved?.id }.map(\.id) }
 
         // Just before half the window (clients with a null endpoint reconnect at time/2).
         try waitUntil(t0 + Int64(max(0, timeMs / 2 - 300)))
         var movedIDs: [Int] = []
         if let l = moved {
             movedIDs = try holdAndDrain({ $0.listenerID == l.id && $0.backend === old }, record: record)
+        } else {
+            // Null endpoint: the endpoint stays and its backend changes under it, as when the
+            // proxy behind an address is replaced: every connection moves to the new master at
+            // a frame boundary, and the old sockets still close after `time`.
+            movedIDs = try holdAndDrain({ $0.backend === old }, record: record)
         }
         try promote(new, over: old, demote: true, record: record) { sim in
             for id in movedIDs { sim.connections[id]?.beginSwitch(to: new) }
+            // Connections that reached the endpoint while the others were held switch too.
+            for c in sim.connections.values where c.backend === old && !movedIDs.contains(c.id)
+                && (moved == nil || c.listenerID == moved!.id) {
+                movedIDs.append(c.id)
+                c.beginSwitch(to: new)
+            }
         }
         if !movedIDs.isEmpty {
             try waitFor("moved connections to switch", timeoutMs: 3000) {
@@ -146,9 +159,11 @@ extension MaintenanceSimulator {
             if p.bool("close_old_listener") {
                 for id in oldListeners { if let l = sim.listeners[id] { sim.closeListener(l) } }
             }
-            return sim.dropConnections(relayingTo: old, reason: "endpoint moved")
+            var n = sim.dropConnections(relayingTo: old, reason: "endpoint moved")
+            for id in retiring { if let c = sim.connections[id] { c.close(reason: "endpoint moved"); n += 1 } }
+            return n
         }
-        record.log("closed \(closed) connections still on \(old.address)")
+        record.log("closed \(closed) connections of the retired endpoint")
         old.stop()
         record.log("stopped \(old.address)")
     }
