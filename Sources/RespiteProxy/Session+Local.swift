@@ -19,6 +19,9 @@ extension Session {
         let argc = args.count
         let name = arg(0)
         let reply = LocalReply(proto: proto)
+        // An EXEC in flight will change this session's state (a queued CLIENT SETNAME): local
+        // commands after it wait for it, so they see what Redis would show.
+        if awaitingLocalEffect { return false }
 
         if command >= 0 && !proxy.commands.entries[Int(command)].accepts(argc: argc) {
             let full = proxy.commands.entries[Int(command)].name

@@ -57,6 +57,11 @@ extension Session {
         if conn.pinned && blocked != nil && reissueIfUnblocked(conn, seq: seq, info: info, frame: frame) { return }
         if conn.pinned { pinnedInFlight -= 1 } else { sharedInFlight -= 1 }
         if let head = slots.first, head.seq == seq, head.local == nil {
+            if let n = head.nameOnSuccess {
+                if info.type == UInt8(ascii: "*"), frame.count > 1, frame[1] != UInt8(ascii: "-") { name = n }
+                awaitingLocalEffect = false
+                noteProgress()
+            }
             if !head.suppress { writeReply(frame, info, head, into: outbuf) }
             _ = slots.popFirst()
             drainReadySlots()
@@ -116,9 +121,12 @@ extension Session {
             confirmSubscriptionPush(frame, info)
         case .invalidate where proto == 2:
             writeInvalidationAsMessage(frame, info)
-        case .message, .invalidate, .other:
+        case .message, .invalidate:
             writePush(frame, info)
-        case .maintenance:
+        case .maintenance, .other:
+            // Pushes of the maintenance family (known or not) arrive because Respite opted in;
+            // they are never the client's.
+            Log.debug("Client id=\(id): dropped a push that is not the client's")
             return
         }
         markDirty()

@@ -46,11 +46,24 @@ extension Session {
                 multiShapes.removeAll()
                 pinReasons.remove(.multi)
                 pinReasons.remove(.watch)
-                return sendPinned(frame, shape: shape, execShapes: isExec ? shapes : nil)
+                let seq = nextSeq
+                let sent = sendPinned(frame, shape: shape, execShapes: isExec ? shapes : nil)
+                // A CLIENT SETNAME queued in the transaction names this session when EXEC runs.
+                if isExec, let queuedName = multiName, let i = slotIndex(seq) {
+                    slots[i].nameOnSuccess = queuedName
+                    awaitingLocalEffect = true
+                }
+                multiName = nil
+                return sent
             }
             if matches(nameBytes, "quit") || matches(nameBytes, "reset") { return handleLocal(frame: frame, args: args, command: cmdID, shape: shape) }
             if matches(nameBytes, "select") || matches(nameBytes, "client") || matches(nameBytes, "hello") || matches(nameBytes, "auth") {
                 pinReasons.insert(.dirty)
+            }
+            if matches(nameBytes, "client") && argc == 3,
+               matches(UnsafeRawBufferPointer(start: base + Int(args[1].offset), count: Int(args[1].length)), "setname") {
+                let n = Array(UnsafeRawBufferPointer(start: base + Int(args[2].offset), count: Int(args[2].length)))
+                if validClientName(n) { multiName = n }
             }
             multiShapes.append(shape)
             return sendPinned(frame, shape: shape)

@@ -40,6 +40,8 @@ struct ReplySlot {
     var pushesExpected: Int32
     /// For EXEC: the shapes of the queued commands.
     var execShapes: [ReplyShape]?
+    /// For EXEC: the client name a queued CLIENT SETNAME sets once the transaction runs.
+    var nameOnSuccess: [UInt8]? = nil
 }
 
 enum ReplyMode { case on, off, skipNext }
@@ -81,6 +83,10 @@ final class Session {
     var pinnedInFlight = 0
     var pinReasons: PinReasons = []
     var multiShapes: [ReplyShape] = []
+    /// A CLIENT SETNAME queued in the open transaction.
+    var multiName: [UInt8]?
+    /// An EXEC that will change local state is in flight.
+    var awaitingLocalEffect = false
     var channels: Set<[UInt8]> = []
     var patterns: Set<[UInt8]> = []
     var shardChannels: Set<[UInt8]> = []

@@ -94,6 +94,7 @@ extension UpstreamPool {
             let delay = max(windowMs / 2, 0)
             Log.notice("maintenance: event=MOVING seq=\(seq) time=\(seconds)s endpoint=null conn=\(c.id) action=reconnect-in \(delay)ms to=\(settings.address)")
             for conn in all.values where conn.address == from { conn.relaxed.extend(now: now, ms: Int(windowMs) + settings.maintenance.postWindowMs) }
+            relaxedUntil = max(relaxedUntil, now + windowMs + Int64(settings.maintenance.postWindowMs))
             delayedHandoffs.append((at: now + delay, from: from, to: settings.address, seq: seq, seconds: seconds))
             if delay == 0 { runDelayedHandoffs(now: now) }
         }
@@ -135,6 +136,8 @@ extension UpstreamPool {
         }
         dialAddress = target
         stats.handoffs += 1
+        // Connections opened during the window (replacements, new leases) start relaxed too.
+        relaxedUntil = max(relaxedUntil, now + max(seconds, 1) * 1000 + Int64(settings.maintenance.postWindowMs))
         let drainDeadline = now + max(seconds, 1) * 1000 + 2000
         var moved = 0
         // Shared connections: a replacement takes the slot; the old one drains.
@@ -147,7 +150,7 @@ extension UpstreamPool {
                 fresh.relaxed.extend(now: now, ms: settings.maintenance.postWindowMs)
                 shared[db]![i] = fresh
                 all[fresh.id] = fresh
-                fresh.start()
+                startConnection(fresh)
                 old.startDraining(deadline: drainDeadline)
                 moved += 1
             }

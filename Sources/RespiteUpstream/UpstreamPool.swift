@@ -81,6 +81,8 @@ public final class UpstreamPool {
     var movingSeen: [String: Int64] = [:]
     var delayedHandoffs: [(at: Int64, from: UpstreamAddress, to: UpstreamAddress, seq: Int64, seconds: Int64)] = []
     var breakers: [String: CircuitBreaker] = [:]
+    /// Until when new connections start with relaxed timeouts (a maintenance window is open).
+    var relaxedUntil: Int64 = 0
     public internal(set) var stats = MaintenanceStats()
 
     // Backoff state for the endpoint.
@@ -119,9 +121,16 @@ public final class UpstreamPool {
         slots[i] = c
         shared[db] = slots
         all[c.id] = c
-        c.start()
+        startConnection(c)
         if c.state == .closed { throw .down(lastError) }
         return c
+    }
+
+    /// Starts a new connection, relaxed when it opens inside a maintenance window.
+    func startConnection(_ c: UpstreamConnection) {
+        let now = monotonicMs()
+        if relaxedUntil > now { c.relaxed.extend(now: now, ms: Int(relaxedUntil - now)) }
+        c.start()
     }
 
     /// Leases a dedicated connection on `db` to `session`.
@@ -143,7 +152,7 @@ public final class UpstreamPool {
         pinnedCount += 1
         all[c.id] = c
         c.leasedTo = session
-        c.start()
+        startConnection(c)
         if c.state == .closed { throw .down(lastError) }
         return c
     }
