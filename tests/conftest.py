@@ -59,8 +59,14 @@ def _session_respite_guard(request):
         return
     t = request.getfixturevalue("target")
     procs = request.getfixturevalue("session_procs")
+    if getattr(t, "broken", None):
+        pytest.fail(f"shared respite could not be restarted earlier: {t.broken}")
     if not t.proxy.process.alive():
-        fresh = procs.respite(t.redis.port, unixsocket=True)
+        try:
+            fresh = procs.respite(t.redis.port, unixsocket=True)
+        except Exception as exc:  # noqa: BLE001 - recorded so later tests fail fast
+            t.broken = repr(exc)
+            raise
         t.proxy.port, t.proxy.unixsocket, t.proxy.process = fresh.port, fresh.unixsocket, fresh.process
     yield
     p = t.proxy.process

@@ -1,0 +1,160 @@
+"""Maintenance scenarios end to end: respite-maintsim fronting real redis-server processes,
+Respite in front of it, and maintenance-unaware clients (RESP2 and RESP3, pipelined and not, one
+in MULTI/EXEC, one blocked in BLPOP, one subscriber) doing SETs of unique keys and INCRs while
+each action runs. With maintenance handling on, the clients see no error, every acknowledged
+write is on the final backend, no INCR is counted twice, and no pub/sub message or popped item
+is lost. With it off, the same scenario shows errors: each scenario can fail."""
+
+import json
+import os
+
+import pytest
+
+from harness import Procs
+from maint_harness import MAINTSIM_BIN, Load, Simulator, backend_check
+
+pytestmark = pytest.mark.skipif(not os.path.exists(MAINTSIM_BIN), reason=f"{MAINTSIM_BIN} not built")
+
+SCENARIOS = {
+    "bind-new-address": ("bind", {"time": 3}),
+    "bind-new-port": ("bind", {"time": 3, "new_port": True}),
+    "bind-null-endpoint": ("bind", {"time": 3, "endpoint_type": "none"}),
+    "migrate-slow": ("migrate", {"time": 2, "latency_ms": 400, "duration_ms": 1500}),
+    "failover-slow": ("failover", {"time": 2, "latency_ms": 400}),
+}
+# A normal upstream timeout below the scenarios' added latency, so slow replies are a danger.
+RESPITE_ARGS = ("--upstream-timeout", "250ms", "--maint-relaxed-timeout", "5s")
+
+
+def run_scenario(tmp_tag, action, params, maintenance, extra_args=()):
+    procs = Procs(tmp_tag)
+    try:
+        sim = Simulator(procs)
+        args = RESPITE_ARGS + ("--maint-notifications", maintenance) + tuple(extra_args)
+        proxy = procs.respite(sim.port, args=args)
+        load = Load(proxy.addr, prefix=tmp_tag)
+        load.start()
+        record = sim.action(action, **params) if action else None
+        # Let every client run on the new backend for a moment after the action.
+        import time
+        time.sleep(1.0)
+        outcomes = load.finish()
+        check = backend_check(sim, load)
+        log = procs.logs()
+        return load, outcomes, check, record, log
+    finally:
+        procs.stop_all()
+
+
+def summary(outcomes, check):
+    lines = []
+    for o in outcomes:
+        lines.append(f"  {o.name:16} replies={o.replies:6} errors={len(o.errors)} unknown={len(o.unknown)} "
+                     f"max_stall={o.max_gap * 1000:.0f}ms {o.errors[:2]}")
+    lines.append(f"  missing acknowledged keys: {len(check['missing'])}")
+    return "\n".join(lines)
+
+
+def assert_clean(load, outcomes, check, log):
+    report = summary(outcomes, check)
+    print(report)
+    errors = [e for o in outcomes for e in o.errors + o.unknown]
+    assert not errors, f"clients saw errors:\n{report}\n{log[-3000:]}"
+    assert not check["missing"], f"acknowledged writes missing on the final backend:\n{report}"
+    for o in outcomes:
+        if o.name in check["counters"]:
+            assert check["counters"][o.name] == o.acked_incr, \
+                f"{o.name}: counter {check['counters'][o.name]} != acknowledged INCRs {o.acked_incr} (lost or duplicated)"
+    popped = load.outcome("blpop").extra.get("popped", [])
+    assert len(popped) == len(set(popped)), "an item was popped twice"
+    assert sorted(popped + check["queue_left"]) == sorted(load.produced), "a produced item was lost"
+    received = set(load.outcome("subscriber").extra.get("received", []))
+    lost = [i for i in load.published if i not in received]
+    assert not lost, f"published messages never received: {lost[:10]}"
+    stall = max(o.max_gap for o in outcomes)
+    print(f"max stall {stall * 1000:.0f} ms")
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_scenario_is_invisible_with_maintenance_handling(name):
+    """The action runs under load; the clients see nothing but a short stall."""
+    action, params = SCENARIOS[name]
+    load, outcomes, check, record, log = run_scenario(f"m-{name}", action, params, "enabled")
+    assert_clean(load, outcomes, check, log)
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_scenario_shows_errors_without_maintenance_handling(name):
+    """The same scenario with maintenance disabled: clients see errors (the danger is real)."""
+    action, params = SCENARIOS[name]
+    load, outcomes, check, record, log = run_scenario(f"d-{name}", action, params, "disabled")
+    report = summary(outcomes, check)
+    print(report)
+    seen = sum(len(o.errors) + len(o.unknown) for o in outcomes)
+    assert seen > 0, f"no client saw an error with maintenance disabled:\n{report}"
+
+
+def test_raw_unknown_and_malformed_pushes_are_ignored():
+    """Unknown push types and malformed maintenance pushes reach Respite's upstream connections
+    between replies; no client notices."""
+    frames = (b">2\r\n+FUTURE_EVENT\r\n:1\r\n"
+              b">2\r\n$6\r\nMOVING\r\n:9\r\n"                 # MOVING without its time
+              b">1\r\n:5\r\n"                                  # a non-string type
+              b">0\r\n"                                         # an empty push
+              b">3\r\n$8\r\nMIGRATED\r\n$3\r\nabc\r\n$1\r\n1\r\n"   # a completion without a start
+              b">4\r\n$6\r\nMOVING\r\n:10\r\n:2\r\n$4\r\nnull\r\n")  # null spelled as a string
+    procs = Procs("m-raw")
+    try:
+        sim = Simulator(procs)
+        proxy = procs.respite(sim.port, args=RESPITE_ARGS + ("--maint-notifications", "enabled"))
+        load = Load(proxy.addr, prefix="m-raw")
+        load.start()
+        sim.action("raw", query="encoding=raw", body=frames)
+        import time
+        time.sleep(2.0)
+        outcomes = load.finish()
+        check = backend_check(sim, load)
+        assert_clean(load, outcomes, check, procs.logs())
+    finally:
+        procs.stop_all()
+
+
+def test_kill_fails_only_unknown_outcome_writes():
+    """Every connection is dropped at once: reads and never-sent requests are retried, and only
+    writes that were sent and not answered fail, with the distinct 'outcome is unknown' error."""
+    procs = Procs("m-kill")
+    try:
+        sim = Simulator(procs)
+        proxy = procs.respite(sim.port, args=RESPITE_ARGS + ("--maint-notifications", "enabled"))
+        load = Load(proxy.addr, prefix="m-kill")
+        load.start()
+        sim.action("kill")
+        import time
+        time.sleep(1.5)
+        outcomes = load.finish()
+        check = backend_check(sim, load)
+        report = summary(outcomes, check)
+        print(report)
+        others = [e for o in outcomes for e in o.errors
+                  if o.name not in ("subscriber", "blpop", "multi-exec")]
+        assert not others, f"errors other than unknown outcomes:\n{report}"
+        assert not check["missing"], "an acknowledged write is missing"
+        for o in outcomes:
+            if o.name in check["counters"] and o.name != "multi-exec":
+                c = check["counters"][o.name]
+                assert o.acked_incr <= c <= o.acked_incr + len(o.unknown), \
+                    f"{o.name}: counter {c} outside [{o.acked_incr}, {o.acked_incr + len(o.unknown)}]"
+    finally:
+        procs.stop_all()
+
+
+def test_real_enterprise_when_configured():
+    """The scenarios against a real Redis Enterprise, when pointed at one."""
+    endpoints = os.environ.get("REDIS_ENDPOINTS_CONFIG_PATH")
+    injector = os.environ.get("FAULT_INJECTION_API_URL")
+    if not endpoints or not injector:
+        pytest.skip("REDIS_ENDPOINTS_CONFIG_PATH and FAULT_INJECTION_API_URL are not set: "
+                    "no Redis Enterprise to run the scenarios against")
+    with open(endpoints) as f:
+        config = json.load(f)
+    assert config, "the endpoints file names no database"
