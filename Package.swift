@@ -12,8 +12,10 @@ let package = Package(
     products: [
         .executable(name: "respite", targets: ["respite"]),
         .executable(name: "respite-maintsim", targets: ["respite-maintsim"]),
+        .executable(name: "respite-load", targets: ["respite-load"]),
     ],
     dependencies: [
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", exact: "0.2.0"),
     ],
     targets: [
         .systemLibrary(name: "CLibevent", pkgConfig: "libevent_pthreads", providers: [.apt(["libevent-dev"])]),
@@ -28,11 +30,14 @@ let package = Package(
         .executableTarget(name: "respite", dependencies: ["RespiteProxy", "RespiteUpstream", "RespiteMaintenance", "Observability", "RespiteCommands", "RespiteConfig", "RESP", "EventLoop"]),
         .target(name: "MaintenanceSimulator", dependencies: ["EventLoop", "RESP"], swiftSettings: hotPath),
         .executableTarget(name: "respite-maintsim", dependencies: ["MaintenanceSimulator", "EventLoop"]),
+        .target(name: "RespiteLoad", dependencies: ["EventLoop", "RESP", .product(name: "Histogram", package: "hdrhistogram-swift")], swiftSettings: hotPath),
+        .executableTarget(name: "respite-load", dependencies: ["RespiteLoad"]),
         .testTarget(name: "RESPTests", dependencies: ["RESP"]),
         .testTarget(name: "RespiteCommandsTests", dependencies: ["RespiteCommands", "RESP"], exclude: ["Fixtures"]),
         .testTarget(name: "RespiteConfigTests", dependencies: ["RespiteConfig"]),
         .testTarget(name: "RespiteMaintenanceTests", dependencies: ["RespiteMaintenance", "RESP"]),
         .testTarget(name: "RespiteProxyTests", dependencies: ["RespiteProxy", "RESP"]),
         .testTarget(name: "MaintenanceSimulatorTests", dependencies: ["MaintenanceSimulator", "EventLoop", "RESP"]),
+        .testTarget(name: "RespiteLoadTests", dependencies: ["RespiteLoad", "EventLoop", "RESP"]),
     ]
 )
