@@ -158,3 +158,42 @@ def test_real_enterprise_when_configured():
     with open(endpoints) as f:
         config = json.load(f)
     assert config, "the endpoints file names no database"
+
+
+def test_unreachable_moving_target_falls_back_and_breaker_cycles():
+    """MOVING to an endpoint that refuses connections: Respite retries it, falls back to the
+    configured address, and no client notices. Repeated, the target's circuit breaker opens (the
+    next handoff goes straight to the configured address), then half-opens by time alone and
+    lets a probe through."""
+    import socket
+    import time
+    from harness import free_port, wait_until
+    dead = free_port()  # nothing listens here
+    target = f"127.0.0.1:{dead}".encode()
+
+    def moving(seq):
+        return b">4\r\n$6\r\nMOVING\r\n:%d\r\n:2\r\n$%d\r\n%s\r\n" % (seq, len(target), target)
+
+    procs = Procs("m-breaker")
+    try:
+        sim = Simulator(procs)
+        proxy = procs.respite(sim.port, args=RESPITE_ARGS + (
+            "--maint-notifications", "enabled", "--maint-handoff-retries", "2",
+            "--maint-breaker-threshold", "2", "--maint-breaker-reset", "1s"))
+        log = proxy.process.log
+        load = Load(proxy.addr, prefix="m-breaker")
+        load.start()
+        sim.action("raw", query="encoding=raw", body=moving(201))
+        wait_until(lambda: "reconnecting to" in log(), 10.0, "fallback to the configured address")
+        wait_until(lambda: "is now open" in log(), 10.0, "the breaker to open")
+        sim.action("raw", query="encoding=raw", body=moving(202))
+        wait_until(lambda: "behind an open circuit breaker" in log(), 10.0, "a handoff refused by the open breaker")
+        time.sleep(1.2)  # the breaker's reset time (1s) must pass: that is the behaviour under test
+        sim.action("raw", query="encoding=raw", body=moving(203))
+        wait_until(lambda: "is half-open" in log(), 10.0, "the breaker to half-open")
+        time.sleep(1.0)
+        outcomes = load.finish()
+        check = backend_check(sim, load)
+        assert_clean(load, outcomes, check, procs.logs())
+    finally:
+        procs.stop_all()

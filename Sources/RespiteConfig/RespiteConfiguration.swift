@@ -85,6 +85,10 @@ public struct RespiteConfiguration: Sendable, Equatable {
     public var maintPostWindowMs: Int
     /// `maint-relaxed-cap`, in milliseconds.
     public var maintRelaxedCapMs: Int
+    /// `maint-handoff-retries`: dial attempts to a MOVING target before falling back.
+    public var maintHandoffRetries: Int
+    /// `maint-handoff-timeout`, in milliseconds.
+    public var maintHandoffTimeoutMs: Int
     /// `maint-breaker-threshold`: failed dials that open a handoff target's breaker.
     public var maintBreakerThreshold: Int
     /// `maint-breaker-reset`, in milliseconds.
@@ -114,6 +118,7 @@ public struct RespiteConfiguration: Sendable, Equatable {
         clientMaxInflight = 0; clientOutputHighWater = 0
         maintNotifications = ""; maintMovingEndpointType = ""; maintRelaxedTimeoutMs = 0; maintPostWindowMs = 0
         maintRelaxedCapMs = 0; maintBreakerThreshold = 0; maintBreakerResetMs = 0
+        maintHandoffRetries = 0; maintHandoffTimeoutMs = 0
         logLevel = .notice; logFile = nil; pidFile = nil; databases = 0
     }
 

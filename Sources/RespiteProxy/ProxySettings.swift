@@ -79,6 +79,8 @@ public struct ProxySettings: Sendable {
         m.relaxedTimeoutMs = c.maintRelaxedTimeoutMs
         m.postWindowMs = c.maintPostWindowMs
         m.relaxedCapMs = c.maintRelaxedCapMs
+        m.handoffRetries = c.maintHandoffRetries
+        m.handoffTimeoutMs = c.maintHandoffTimeoutMs
         m.breakerThreshold = c.maintBreakerThreshold
         m.breakerResetMs = c.maintBreakerResetMs
         u.maintenance = m

@@ -111,6 +111,12 @@ extension Session {
 
     /// A push on this session's pinned connection: pub/sub traffic, invalidations, MONITOR lines.
     func pinnedPush(_ conn: UpstreamConnection, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) {
+        if !info.isPush {
+            // A MONITOR line: the server streams them as plain replies nobody asked for.
+            outbuf.append(frame)
+            markDirty()
+            return
+        }
         switch PushKind.classify(frame, info) {
         case .subscribe(let kind, let name):
             if resubscribeConfirmed(on: conn) { return }

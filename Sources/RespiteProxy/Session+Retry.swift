@@ -1,5 +1,5 @@
 // Session+Retry: what happens to a request whose connection failed it. A request that never
-// reached the server, or a read-only one whose outcome is unknown, is sent again (up to three
+// reached the server, or a read-only one whose outcome is unknown, is sent again (a few
 // times) on the connection the pool gives now, keeping its reply slot. A write whose outcome is
 // unknown fails with an error that says so. A reply that proves the command did not run
 // (LOADING, TRYAGAIN, MASTERDOWN, READONLY) while maintenance relaxed the connection's timeouts
@@ -11,7 +11,8 @@ import RESP
 import RespiteUpstream
 
 extension Session {
-    static let maxAttempts: UInt8 = 3
+    /// Sends per request: covers a handoff target's retries and the fallback after them.
+    static let maxAttempts: UInt8 = 4
 
     /// The connection closed before `p` was answered.
     func requestLost(_ conn: UpstreamConnection, _ p: Pending, error: String, lost: LostRequest, request: UnsafeRawBufferPointer?) {

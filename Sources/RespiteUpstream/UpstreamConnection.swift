@@ -146,8 +146,16 @@ public final class UpstreamConnection {
     /// Whether new requests may be queued here.
     public var acceptsRequests: Bool { state == .connecting || state == .handshaking || state == .ready }
 
+    /// Starts the connect after `afterMs` (a handoff retry's delay); requests queue meanwhile.
+    func start(afterMs: Int) {
+        let ctx = Unmanaged.passUnretained(self).toOpaque()
+        connectTimer = pool.loop.timer(persist: false, upstreamDelayedStart, ctx)
+        connectTimer!.add(timeoutMs: afterMs)
+    }
+
     /// Starts the non-blocking connect; failures surface through `close`.
     func start() {
+        connectTimer?.free(); connectTimer = nil
         let s = pool.settings
         do {
             switch address {
@@ -460,6 +468,10 @@ let upstreamReadable: EventCallback = { _, _, ctx in
 }
 let upstreamWritable: EventCallback = { _, _, ctx in
     Unmanaged<UpstreamConnection>.fromOpaque(ctx!).takeUnretainedValue().onWritable()
+}
+let upstreamDelayedStart: EventCallback = { _, _, ctx in
+    let c = Unmanaged<UpstreamConnection>.fromOpaque(ctx!).takeUnretainedValue()
+    if c.state == .connecting && c.fd < 0 { c.start() }
 }
 let upstreamConnectTimeout: EventCallback = { _, _, ctx in
     let c = Unmanaged<UpstreamConnection>.fromOpaque(ctx!).takeUnretainedValue()

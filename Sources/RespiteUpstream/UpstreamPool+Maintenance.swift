@@ -124,8 +124,12 @@ extension UpstreamPool {
         var breaker = breakers[breakerKey] ?? CircuitBreaker(threshold: settings.maintenance.breakerThreshold,
                                                              resetMs: settings.maintenance.breakerResetMs,
                                                              probes: settings.maintenance.breakerHalfOpenProbes)
+        let before = breaker.state
         let allowed = breaker.allow(now: now)
         breakers[breakerKey] = breaker
+        if before == .open && breaker.state == .halfOpen {
+            Log.notice("maintenance: circuit breaker for \(to) is half-open; letting a probe handoff through")
+        }
         let target: UpstreamAddress
         if allowed {
             target = to
@@ -135,6 +139,8 @@ extension UpstreamPool {
             target = settings.address
         }
         dialAddress = target
+        handoffDialFailures = 0
+        handoffRetryAt = 0
         stats.handoffs += 1
         // Connections opened during the window (replacements, new leases) start relaxed too.
         relaxedUntil = max(relaxedUntil, now + max(seconds, 1) * 1000 + Int64(settings.maintenance.postWindowMs))
@@ -170,10 +176,34 @@ extension UpstreamPool {
         Log.notice("maintenance: handoff seq=\(seq) from=\(from) to=\(target) connections=\(moved) took=\(monotonicMs() - started)ms")
     }
 
+    /// A dial to the handoff target failed: retry after a doubling delay (requests wait on the
+    /// retrying connection), and after `maint-handoff-retries` failures fall back to a plain
+    /// reconnect to the configured address.
+    func handoffDialFailed(_ c: UpstreamConnection) {
+        recordHandoffDial(c.address, ok: false)
+        handoffDialFailures += 1
+        let limit = settings.maintenance.handoffRetries
+        if handoffDialFailures >= limit {
+            Log.warning("maintenance: handoff target \(c.address) unreachable after \(handoffDialFailures) attempts (\(c.closeReason)); reconnecting to \(settings.address) instead")
+            dialAddress = settings.address
+            handoffDialFailures = 0
+            handoffRetryAt = 0
+            stats.fallbacks += 1
+            return
+        }
+        let delay = min(100 << (handoffDialFailures - 1), settings.maintenance.handoffTimeoutMs)
+        handoffRetryAt = monotonicMs() + Int64(delay)
+        Log.notice("maintenance: dial to handoff target \(c.address) failed (\(c.closeReason)); attempt \(handoffDialFailures + 1) of \(limit) in \(delay)ms")
+    }
+
     func recordHandoffDial(_ address: UpstreamAddress, ok: Bool) {
         let key = address.description
         guard var b = breakers[key] else { return }
+        let before = b.state
         if ok { b.recordSuccess() } else { b.recordFailure(now: monotonicMs()) }
         breakers[key] = b
+        if b.state != before {
+            Log.notice("maintenance: circuit breaker for \(address) is now \(b.state.rawValue)")
+        }
     }
 }

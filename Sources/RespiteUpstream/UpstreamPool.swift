@@ -83,6 +83,9 @@ public final class UpstreamPool {
     var breakers: [String: CircuitBreaker] = [:]
     /// Until when new connections start with relaxed timeouts (a maintenance window is open).
     var relaxedUntil: Int64 = 0
+    /// Failed dials to the current handoff target, and when the next one may go.
+    var handoffDialFailures = 0
+    var handoffRetryAt: Int64 = 0
     public internal(set) var stats = MaintenanceStats()
 
     // Backoff state for the endpoint.
@@ -126,11 +129,17 @@ public final class UpstreamPool {
         return c
     }
 
-    /// Starts a new connection, relaxed when it opens inside a maintenance window.
+    /// Starts a new connection, relaxed when it opens inside a maintenance window. While a
+    /// handoff target is being retried the dial waits out the retry delay; requests queue on the
+    /// connection meanwhile instead of failing.
     func startConnection(_ c: UpstreamConnection) {
         let now = monotonicMs()
         if relaxedUntil > now { c.relaxed.extend(now: now, ms: Int(relaxedUntil - now)) }
-        c.start()
+        if handoffRetryAt > now && c.address == dialAddress {
+            c.start(afterMs: Int(handoffRetryAt - now))
+        } else {
+            c.start()
+        }
     }
 
     /// Leases a dedicated connection on `db` to `session`.
@@ -220,19 +229,16 @@ public final class UpstreamPool {
         }
         if c.closeReason != "released" && c.closeReason != "handed off" {
             lastError = c.closeReason
-            if c.serverClientID < 0 && c.helloReply == nil && c.address != settings.address {
-                // A MOVING target that cannot be reached: count it against its breaker and go
-                // back to the configured address.
-                recordHandoffDial(c.address, ok: false)
-                if dialAddress == c.address {
-                    Log.warning("maintenance: dial to handoff target \(c.address) failed (\(c.closeReason)); falling back to \(settings.address)")
-                    dialAddress = settings.address
-                    stats.fallbacks += 1
+            if c.serverClientID < 0 && c.helloReply == nil {
+                if c.address != settings.address {
+                    // A handoff target: retried or abandoned there; the configured upstream is
+                    // not down because of it.
+                    if c.address == dialAddress { handoffDialFailed(c) }
+                } else {
+                    // Never got through the handshake: back off before the next attempt.
+                    backoffMs = backoffMs == 0 ? settings.reconnectMinMs : min(backoffMs * 2, settings.reconnectMaxMs)
+                    downUntil = monotonicMs() + Int64(backoffMs)
                 }
-            } else if c.serverClientID < 0 && c.helloReply == nil {
-                // Never got through the handshake: back off before the next attempt.
-                backoffMs = backoffMs == 0 ? settings.reconnectMinMs : min(backoffMs * 2, settings.reconnectMaxMs)
-                downUntil = monotonicMs() + Int64(backoffMs)
             }
         }
     }

@@ -106,6 +106,8 @@ final class DefaultsTests: XCTestCase {
             maint-relaxed-timeout 3s
             maint-post-window 1s
             maint-relaxed-cap 9s
+            maint-handoff-retries 5
+            maint-handoff-timeout 2s
             maint-breaker-threshold 2
             maint-breaker-reset 5s
             loglevel warning
