@@ -19,6 +19,7 @@ SCENARIOS = {
     "bind-new-address": ("bind", {"time": 3}),
     "bind-new-port": ("bind", {"time": 3, "new_port": True}),
     "bind-null-endpoint": ("bind", {"time": 3, "endpoint_type": "none"}),
+    "bind-fqdn": ("bind", {"time": 3, "endpoint_type": "external-fqdn"}),
     "migrate-slow": ("migrate", {"time": 2, "latency_ms": 400, "duration_ms": 1500}),
     "failover-slow": ("failover", {"time": 2, "latency_ms": 400}),
 }

@@ -201,6 +201,27 @@ public enum Socket {
 
     public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
 
+    /// The peer address of a connected socket, as (host, port); nil for unix sockets or errors.
+    public static func peer(_ fd: Int32) -> (host: String, port: Int)? {
+        var storage = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let rc = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &len) }
+        }
+        guard rc == 0, storage.ss_family != sa_family_t(AF_UNIX) else { return nil }
+        let text = describe(&storage)
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") { host = String(host.dropFirst().dropLast()) }
+        return (host, port)
+    }
+
+    /// Whether `host` is an IPv4 or IPv6 address literal (not a name).
+    public static func isAddressLiteral(_ host: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
+
     /// The local address of a socket, as `host:port`.
     public static func localAddress(_ fd: Int32) -> String {
         var storage = sockaddr_storage()

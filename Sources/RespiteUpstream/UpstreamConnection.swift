@@ -140,6 +140,9 @@ public final class UpstreamConnection {
         self.scanner = ReplyScanner(limits: limits)
     }
 
+    /// The address this connection actually reached (its peer), once connected.
+    public var peer: (host: String, port: Int)? { fd >= 0 ? Socket.peer(fd) : nil }
+
     /// Requests waiting for a reply (written or held).
     public var inFlight: Int { fifo.count - handshakeLeft }
 

@@ -16,6 +16,21 @@ import Observability
 import RESP
 import RespiteMaintenance
 
+/// A MOVING target named by FQDN, polled until DNS has caught up.
+struct DNSPoll {
+    let name: String
+    let port: Int
+    /// The address the old connections reached: the one DNS must stop returning.
+    let retiring: (host: String, port: Int)?
+    let from: UpstreamAddress
+    let seq: Int64
+    let seconds: Int64
+    let started: Int64
+    let deadline: Int64
+    var next: Int64
+    var resolving = false
+}
+
 /// Counters of maintenance activity, summed per upstream.
 public struct MaintenanceStats: Sendable {
     public var events: [String: Int] = [:]
@@ -84,7 +99,17 @@ extension UpstreamPool {
         movingSeen[key] = now + max(windowMs * 2, 60_000)
         movingSeen = movingSeen.filter { $0.value > now }
         let from = c.address
-        if let endpoint {
+        if let endpoint, !Socket.isAddressLiteral(endpoint.host) {
+            // An FQDN: DNS lags the MOVING, so resolving at once may still return the retiring
+            // address. Poll until the name resolves to something else, bounded by the window.
+            let retiring = c.peer
+            Log.notice("maintenance: event=MOVING seq=\(seq) time=\(seconds)s endpoint=\(endpoint) conn=\(c.id) action=resolve-then-handoff retiring=\(retiring.map { "\($0.host):\($0.port)" } ?? "?")")
+            for conn in all.values where conn.address == from { conn.relaxed.extend(now: now, ms: Int(windowMs) + settings.maintenance.postWindowMs) }
+            relaxedUntil = max(relaxedUntil, now + windowMs + Int64(settings.maintenance.postWindowMs))
+            dnsPolls.append(DNSPoll(name: endpoint.host, port: endpoint.port, retiring: retiring, from: from, seq: seq,
+                                    seconds: seconds, started: now, deadline: now + max(windowMs, 1000), next: now))
+            runDNSPolls(now: now)
+        } else if let endpoint {
             let to = UpstreamAddress.tcp(host: endpoint.host, port: endpoint.port)
             Log.notice("maintenance: event=MOVING seq=\(seq) time=\(seconds)s endpoint=\(endpoint) conn=\(c.id) action=handoff from=\(from)")
             handOff(from: from, to: to, seq: seq, seconds: seconds, now: now)
@@ -108,6 +133,36 @@ extension UpstreamPool {
         for i in delayedHandoffs.indices where delayedHandoffs[i].from == c.address { delayedHandoffs[i].at = now }
         Log.notice("maintenance: -READONLY on upstream connection \(c.id) inside a MOVING window; reconnecting now")
         runDelayedHandoffs(now: now)
+    }
+
+    /// Resolves due FQDN targets; hands off once the name no longer means the retiring
+    /// address, or by name at the window's end.
+    func runDNSPolls(now: Int64) {
+        for i in dnsPolls.indices where !dnsPolls[i].resolving && dnsPolls[i].next <= now {
+            dnsPolls[i].resolving = true
+            let poll = dnsPolls[i]
+            resolver.resolve(poll.name) { [weak self] addresses in
+                self?.dnsAnswered(poll, addresses)
+            }
+        }
+    }
+
+    private func dnsAnswered(_ poll: DNSPoll, _ addresses: [String]) {
+        guard let i = dnsPolls.firstIndex(where: { $0.seq == poll.seq && $0.from == poll.from }) else { return }
+        let now = monotonicMs()
+        let fresh = addresses.filter { !($0 == poll.retiring?.host && poll.port == poll.retiring?.port) }
+        if let pick = fresh.first(where: { !$0.contains(":") }) ?? fresh.first {
+            dnsPolls.remove(at: i)
+            Log.notice("maintenance: \(poll.name) resolves to \(pick) after \(now - poll.started)ms; handing off")
+            handOff(from: poll.from, to: .tcp(host: pick, port: poll.port), seq: poll.seq, seconds: poll.seconds, now: now)
+        } else if now >= poll.deadline {
+            dnsPolls.remove(at: i)
+            Log.notice("maintenance: \(poll.name) still resolves only to the retiring address after \(now - poll.started)ms; reconnecting by name")
+            handOff(from: poll.from, to: .tcp(host: poll.name, port: poll.port), seq: poll.seq, seconds: poll.seconds, now: now)
+        } else {
+            dnsPolls[i].resolving = false
+            dnsPolls[i].next = now + 500
+        }
     }
 
     func runDelayedHandoffs(now: Int64) {

@@ -83,6 +83,9 @@ public final class UpstreamPool {
     var breakers: [String: CircuitBreaker] = [:]
     /// Until when new connections start with relaxed timeouts (a maintenance window is open).
     var relaxedUntil: Int64 = 0
+    /// MOVING targets named by FQDN, polled until DNS stops returning the retiring address.
+    var dnsPolls: [DNSPoll] = []
+    lazy var resolver = Resolver(loop: loop)
     /// Failed dials to the current handoff target, and when the next one may go.
     var handoffDialFailures = 0
     var handoffRetryAt: Int64 = 0
@@ -247,6 +250,7 @@ public final class UpstreamPool {
         now = monotonicMs()
         for c in all.values { c.checkDeadline(now: now) }
         runDelayedHandoffs(now: now)
+        runDNSPolls(now: now)
     }
 
     /// Closes every connection (shutdown).

@@ -1,0 +1,59 @@
+// Resolver: asynchronous name lookups on the loop (libevent's evdns, which also reads
+// /etc/hosts). Cold path — handoffs poll a MOVING target's name while DNS catches up — so a
+// Swift closure per lookup is fine.
+
+import CLibevent
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Resolves host names to IP address strings without blocking the loop.
+public final class Resolver: @unchecked Sendable {
+    let loop: Loop
+    let dns: OpaquePointer
+
+    public init(loop: Loop) {
+        self.loop = loop
+        // Nameservers from resolv.conf; the lookups must not keep the loop alive on their own.
+        self.dns = evdns_base_new(loop.base, EVDNS_BASE_INITIALIZE_NAMESERVERS | 0x8000)
+            ?? evdns_base_new(loop.base, 0)!
+    }
+
+    deinit { evdns_base_free(dns, 1) }
+
+    /// Looks `host` up (IPv4 and IPv6); `done` gets the addresses, empty on failure.
+    public func resolve(_ host: String, _ done: @escaping ([String]) -> Void) {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        // The lookup owns its callback until libevent reports back (always exactly once).
+        let ctx = Unmanaged.passRetained(Lookup(done)).toOpaque()
+        _ = evdns_getaddrinfo(dns, host, nil, &hints, resolverDone, ctx)
+    }
+}
+
+/// One lookup in flight: the callback to run with its addresses.
+final class Lookup {
+    let done: ([String]) -> Void
+    init(_ done: @escaping ([String]) -> Void) { self.done = done }
+
+    func finish(_ result: Int32, _ res: UnsafeMutablePointer<addrinfo>?) {
+        var addresses: [String] = []
+        if result == 0 {
+            var p = res
+            while let ai = p {
+                var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+                if getnameinfo(ai.pointee.ai_addr, ai.pointee.ai_addrlen, &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST) == 0 {
+                    let s = String(cString: host)
+                    if !addresses.contains(s) { addresses.append(s) }
+                }
+                p = ai.pointee.ai_next
+            }
+        }
+        if let res { evutil_freeaddrinfo(res) }
+        done(addresses)
+    }
+}
+
+private let resolverDone: @convention(c) (Int32, UnsafeMutablePointer<addrinfo>?, UnsafeMutableRawPointer?) -> Void = { result, res, ctx in
+    Unmanaged<Lookup>.fromOpaque(ctx!).takeRetainedValue().finish(result, res)
+}
