@@ -126,6 +126,8 @@ public final class UpstreamConnection {
     public var retiring = false
     /// When a draining connection gives up waiting for its in-flight replies (ms).
     var drainDeadline: Int64 = 0
+    /// The handoff this connection is being drained for.
+    var handoffSeq: Int64?
     var optInStep = -1
 
     init(id: Int, db: Int, pinned: Bool, address: UpstreamAddress, pool: UpstreamPool) {

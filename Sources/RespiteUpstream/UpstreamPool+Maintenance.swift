@@ -212,6 +212,8 @@ extension UpstreamPool {
                 shared[db]![i] = fresh
                 all[fresh.id] = fresh
                 startConnection(fresh)
+                old.handoffSeq = seq
+                handoffsInProgress[seq, default: (started, 0)].draining += 1
                 old.startDraining(deadline: drainDeadline)
                 moved += 1
             }
@@ -249,6 +251,15 @@ extension UpstreamPool {
         let delay = min(100 << (handoffDialFailures - 1), settings.maintenance.handoffTimeoutMs)
         handoffRetryAt = monotonicMs() + Int64(delay)
         Log.notice("maintenance: dial to handoff target \(c.address) failed (\(c.closeReason)); attempt \(handoffDialFailures + 1) of \(limit) in \(delay)ms")
+    }
+
+    /// An old connection of handoff `seq` finished draining (or closed).
+    func handoffConnectionDone(_ seq: Int64) {
+        guard var h = handoffsInProgress[seq] else { return }
+        h.draining -= 1
+        if h.draining > 0 { handoffsInProgress[seq] = h; return }
+        handoffsInProgress[seq] = nil
+        Log.notice("maintenance: handoff seq=\(seq) complete: old connections drained in \(monotonicMs() - h.started)ms")
     }
 
     func recordHandoffDial(_ address: UpstreamAddress, ok: Bool) {

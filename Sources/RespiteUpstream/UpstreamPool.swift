@@ -86,6 +86,8 @@ public final class UpstreamPool {
     /// MOVING targets named by FQDN, polled until DNS stops returning the retiring address.
     var dnsPolls: [DNSPoll] = []
     lazy var resolver = Resolver(loop: loop)
+    /// Handoffs still draining old connections: when each started and how many remain.
+    var handoffsInProgress: [Int64: (started: Int64, draining: Int)] = [:]
     /// Failed dials to the current handoff target, and when the next one may go.
     var handoffDialFailures = 0
     var handoffRetryAt: Int64 = 0
@@ -219,6 +221,7 @@ public final class UpstreamPool {
 
     func connectionClosed(_ c: UpstreamConnection) {
         all[c.id] = nil
+        if let seq = c.handoffSeq { handoffConnectionDone(seq) }
         if c.pinned {
             pinnedCount -= 1
             if var idle = idlePinned[c.db], let k = idle.firstIndex(where: { $0 === c }) {
