@@ -32,12 +32,13 @@ let package = Package(
         .executableTarget(name: "respite-maintsim", dependencies: ["MaintenanceSimulator", "EventLoop"]),
         .target(name: "RespiteLoad", dependencies: ["EventLoop", "RESP", .product(name: "Histogram", package: "hdrhistogram-swift")], swiftSettings: hotPath),
         .executableTarget(name: "respite-load", dependencies: ["RespiteLoad"]),
+        .target(name: "RespiteTestSupport", dependencies: ["RESP"], path: "Tests/Support"),
         .testTarget(name: "RESPTests", dependencies: ["RESP"]),
-        .testTarget(name: "RespiteCommandsTests", dependencies: ["RespiteCommands", "RESP"], exclude: ["Fixtures"]),
+        .testTarget(name: "RespiteCommandsTests", dependencies: ["RespiteCommands", "RESP", "RespiteTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "RespiteConfigTests", dependencies: ["RespiteConfig"]),
         .testTarget(name: "RespiteMaintenanceTests", dependencies: ["RespiteMaintenance", "RESP"]),
         .testTarget(name: "RespiteProxyTests", dependencies: ["RespiteProxy", "RESP"]),
         .testTarget(name: "MaintenanceSimulatorTests", dependencies: ["MaintenanceSimulator", "EventLoop", "RESP"]),
-        .testTarget(name: "RespiteLoadTests", dependencies: ["RespiteLoad", "EventLoop", "RESP"]),
+        .testTarget(name: "RespiteLoadTests", dependencies: ["RespiteLoad", "EventLoop", "RESP", "RespiteTestSupport"]),
     ]
 )

@@ -1,6 +1,7 @@
 // The built-in table against a live redis-server: learning the whole `COMMAND` reply from an
 // empty table must reproduce the generated table exactly, in RESP3 and in RESP2.
 
+import RespiteTestSupport
 import XCTest
 import RESP
 @testable import RespiteCommands

@@ -2,6 +2,7 @@
 // acknowledged write must be found afterwards; then the failure counters are made to move —
 // clients killed mid-run, error replies, and a paused server that forces timeouts.
 
+import RespiteTestSupport
 import XCTest
 import RESP
 @testable import RespiteLoad

@@ -1,19 +1,20 @@
-// A real redis-server on a free 127.0.0.1 port for the load engine tests, with a blocking RESP
-// client for side commands and checks. Started per test, stopped by PID; every wait has a deadline.
+// A real redis-server on a free 127.0.0.1 port for unit tests that need one, with a blocking
+// RESP client for side commands and checks. Started per test, stopped by PID; every wait has a
+// deadline. Shared by the test targets through the RespiteTestSupport target.
 
 import Foundation
 import Glibc
 import RESP
 
-final class TestRedisServer {
-    struct Failure: Error, CustomStringConvertible { let description: String }
+public final class TestRedisServer {
+    public struct Failure: Error, CustomStringConvertible { public let description: String }
 
-    let port: UInt16
+    public let port: UInt16
     private let process: Process
     private let dir: URL
 
-    init(deadline: TimeInterval = 10) throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("respite-load-\(UUID().uuidString)")
+    public init(deadline: TimeInterval = 10) throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("respite-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         port = try Self.freePort()
         process = Process()
@@ -34,7 +35,7 @@ final class TestRedisServer {
     }
 
     /// Terminates the server by PID and waits (bounded) for it to exit.
-    func stop() {
+    public func stop() {
         if process.isRunning {
             kill(process.processIdentifier, SIGTERM)
             let until = Date().addingTimeInterval(5)
@@ -66,11 +67,11 @@ final class TestRedisServer {
 }
 
 /// A blocking RESP client with a receive timeout, for tests only.
-final class TestRedisClient {
+public final class TestRedisClient {
     private let fd: Int32
     private var buffer: [UInt8] = []
 
-    init(port: UInt16, timeoutSeconds: Int = 5) throws {
+    public init(port: UInt16, timeoutSeconds: Int = 5) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestRedisServer.Failure(description: "socket failed") }
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
@@ -89,7 +90,7 @@ final class TestRedisClient {
 
     deinit { close(fd) }
 
-    func call(_ args: [String]) throws -> RESPValue {
+    public func call(_ args: [String]) throws -> RESPValue {
         var out = Array("*\(args.count)\r\n".utf8)
         for a in args { out += Array("$\(a.utf8.count)\r\n\(a)\r\n".utf8) }
         let sent = out.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
