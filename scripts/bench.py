@@ -6,7 +6,9 @@ Starts one redis-server, twemproxy (nutcracker) and Respite in front of it, all 
 interleaved rounds (the target order rotates every round). Prints per-test medians of
 requests/s, p50 and p99, each proxy's ratio to direct, Respite's ratio to twemproxy with the
 project's targets marked PASS/MISS, and the resident memory each proxy spends on 1,000 idle
-clients. With --write-doc the report replaces docs/benchmarks.md.
+clients. Then a maintenance segment: Respite in front of respite-maintsim, respite-load with the
+same clients steady and again through a `bind` (MOVING and handoff), its latency, longest stall,
+errors and lost writes side by side. With --write-doc the report replaces docs/benchmarks.md.
 
 Every process started here is stopped by PID, also on Ctrl-C or SIGTERM.
 """
@@ -17,6 +19,7 @@ import argparse
 import csv
 import datetime
 import io
+import json
 import os
 import platform
 import resource
@@ -28,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +44,8 @@ PING = b"*1\r\n$4\r\nPING\r\n"
 
 # The targets the project set for Respite against twemproxy (reported, never asserted).
 RPS_TARGET = {1: 1.0, 16: 1.3}
+# The maintenance segment's target: no client error and a longest stall under this (loopback).
+STALL_TARGET_MS = 100.0
 
 
 # --- processes -----------------------------------------------------------------------------
@@ -224,6 +230,159 @@ def ping_all(ports: list[int]) -> None:
             raise RuntimeError(f"no PONG from {port}")
 
 
+# --- maintenance: respite-load through Respite in front of respite-maintsim ------------------
+
+
+def start_maintsim(workdir: Path, binary: Path) -> tuple[Service, int]:
+    """Starts respite-maintsim (it spawns its own redis-server); returns it and its API port."""
+    sub = workdir / "maintsim"
+    sub.mkdir()
+    out = workdir / "maintsim.out"
+    with open(out, "wb") as o, open(workdir / "maintsim.log", "wb") as e:
+        proc = subprocess.Popen([str(binary), "--port", "0", "--api-port", "0", "--workdir", str(sub)],
+                                stdin=subprocess.DEVNULL, stdout=o, stderr=e)
+    svc = Service("maintsim", 0, proc, workdir / "maintsim.log")
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        ready = [line for line in out.read_text().splitlines() if line.startswith("READY ")]
+        if ready:
+            fields = dict(kv.split("=", 1) for kv in ready[0].split()[1:])
+            svc.port = int(fields["port"])
+            return svc, int(fields["api"])
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    svc.stop()
+    raise RuntimeError(f"respite-maintsim printed no READY line: {svc.tail()}")
+
+
+def sim_api(api: int, method: str, path: str, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"http://127.0.0.1:{api}{path}", data=data, method=method)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read() or b"{}")
+
+
+def wait_action(api: int, action_id: str, timeout: float = 30.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rec = sim_api(api, "GET", f"/action/{action_id}")
+        if rec.get("status") in ("success", "failed"):
+            return rec
+        time.sleep(0.1)
+    raise RuntimeError(f"action {action_id} did not finish within {timeout:.0f}s")
+
+
+@dataclass
+class StallRun:
+    """One respite-load run of the maintenance segment."""
+
+    name: str
+    report: dict
+    lost_writes: int
+    events: list[str] = field(default_factory=list)  # Respite's maintenance log lines
+
+    @property
+    def errors(self) -> int:
+        r = self.report
+        return r["failed"] + r["timeouts"] + r["connection_errors"] + r["abandoned"] + r["unexpected_replies"]
+
+    @property
+    def stall_ms(self) -> float:
+        return self.report["stall_us"]["client_max"] / 1000
+
+    def passed(self) -> bool:
+        return self.errors == 0 and self.lost_writes == 0 and self.stall_ms < STALL_TARGET_MS
+
+
+def load_run(args: argparse.Namespace, workdir: Path, name: str, port: int,
+             api: int, action: dict | None, respite_log: Path) -> StallRun:
+    """Runs respite-load basic through Respite; with `action`, starts it `--maint-at` s in."""
+    out = workdir / f"load-{name}.json"
+    argv = [str(args.load_bin), "--port", str(port), "--mode", "basic", "--clients", str(args.maint_clients),
+            "--duration", str(args.maint_duration), "--key-prefix", f"bench-{name}", "--json", str(out), "--quiet"]
+    log_mark = respite_log.stat().st_size
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        if action is not None:
+            try:
+                proc.wait(timeout=args.maint_at)
+            except subprocess.TimeoutExpired:
+                pass
+            if proc.poll() is not None:
+                raise RuntimeError(f"respite-load ended before the {action['type']}")
+            action_id = sim_api(api, "POST", "/action", action)["action_id"]
+        _, err = proc.communicate(timeout=args.maint_duration + 30)
+        if action is not None:
+            rec = wait_action(api, action_id)
+            if rec["status"] != "success":
+                raise RuntimeError(f"{action['type']} failed: {rec}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if proc.returncode != 0 or not out.exists():
+        raise RuntimeError(f"{shlex.join(argv)} failed ({proc.returncode}): {err.decode(errors='replace')}")
+    report = json.loads(out.read_text())
+    backend = sim_api(api, "GET", "/status")["backend"]
+    checked = workdir / f"check-{name}.json"
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "check-load.py"), "--server", backend,
+                           "--json", str(checked), "--quiet", str(out)],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"check-load failed: {done.stderr.strip()}")
+    with open(respite_log, errors="replace") as f:
+        f.seek(log_mark)
+        events = [line.split("maintenance: ", 1)[1] for line in f.read().splitlines() if "maintenance: " in line]
+    return StallRun(name, report, json.loads(checked.read_text())["lost_writes"], events)
+
+
+def maintenance_segment(args: argparse.Namespace, workdir: Path, services: list[Service]) -> list[StallRun]:
+    sub = workdir / "maint"
+    sub.mkdir()
+    sim, api = start_maintsim(sub, args.maintsim_bin)
+    services.append(sim)
+    respite = start_respite(sub, args.respite, sim.port, args.respite_arg)
+    services.append(respite)
+    respite.wait_ready()
+    log(f"maintenance: respite-maintsim {sim.port} (api {api}), Respite {respite.port}")
+    runs = []
+    bind = {"type": "bind", "parameters": {"time": args.maint_bind_time}}
+    for name, action in (("steady", None), ("bind", bind)):
+        t = time.monotonic()
+        run = load_run(args, sub, name, respite.port, api, action, respite.log)
+        runs.append(run)
+        r = run.report
+        log(f"maintenance {name:<6} {time.monotonic() - t:5.1f}s  ok {r['ok']}  errors {run.errors}  "
+            f"lost {run.lost_writes}  p99 {r['latency_us']['p99'] / 1000:.2f} ms  "
+            f"max {r['latency_us']['max'] / 1000:.2f} ms  stall {run.stall_ms:.1f} ms")
+    respite.stop()
+    sim.stop()
+    return runs
+
+
+def stall_table(runs: list[StallRun]) -> list[str]:
+    head = ["figure"] + [r.name for r in runs]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+
+    def row(label: str, fn) -> None:
+        lines.append("| " + " | ".join([label] + [fn(r) for r in runs]) + " |")
+
+    row("requests ok", lambda r: f"{r.report['ok']:,}")
+    row("requests/s", lambda r: f"{r.report['ok'] / max(r.report['run_us'] / 1e6, 1e-9):,.0f}")
+    row("client errors (failed, timeouts, connection errors, abandoned)", lambda r: str(r.errors))
+    row("lost acknowledged writes", lambda r: str(r.lost_writes))
+    row("pushes seen by clients", lambda r: str(r.report["pushes"]))
+    row("p50 ms", lambda r: f"{r.report['latency_us']['p50'] / 1000:.2f}")
+    row("p99 ms", lambda r: f"{r.report['latency_us']['p99'] / 1000:.2f}")
+    row("p99.9 ms", lambda r: f"{r.report['latency_us']['p999'] / 1000:.2f}")
+    row("max latency ms", lambda r: f"{r.report['latency_us']['max'] / 1000:.2f}")
+    row("max stall ms (per client)", lambda r: f"{r.stall_ms:.1f}")
+    row("max stall ms (global)", lambda r: f"{r.report['stall_us']['global_max'] / 1000:.1f}")
+    row(f"0 errors, 0 lost, stall < {STALL_TARGET_MS:.0f} ms", lambda r: verdict(r.passed()))
+    return lines
+
+
 # --- report --------------------------------------------------------------------------------
 
 
@@ -234,6 +393,7 @@ class Results:
     # samples[pipeline][target][test] -> list of samples, one per round
     samples: dict[int, dict[str, dict[str, list[Sample]]]] = field(default_factory=dict)
     idle: dict[str, IdleResult] = field(default_factory=dict)
+    stall: list = field(default_factory=list)  # StallRun, steady then bind
 
     def add(self, pipeline: int, target: str, rows: dict[str, Sample]) -> None:
         per = self.samples.setdefault(pipeline, {}).setdefault(target, {})
@@ -375,7 +535,9 @@ def report(results: Results, args: argparse.Namespace, argv: list[str], started:
            "`scripts/bench.py` (`make bench`) in one run: the same redis-server behind both proxies, "
            "redis-benchmark against each target in interleaved rounds (target order rotated each round), "
            "medians over rounds. Ratios compare requests/s. PASS/MISS mark the project's targets for "
-           "Respite: requests/s ≥ twemproxy at -P 1 and ≥ 1.3× twemproxy at -P 16, p99 ≤ twemproxy's.",
+           "Respite: requests/s ≥ twemproxy at -P 1 and ≥ 1.3× twemproxy at -P 16, p99 ≤ twemproxy's. "
+           "The last section measures what clients see through a maintenance: the longest stall while "
+           "Respite hands its upstream connections off on MOVING.",
            "",
            "twemproxy runs as `server_connections: 1`, `preconnect: true`; Respite with its defaults "
            "(plus any arguments shown below). Everything shares the machine with redis-benchmark, which "
@@ -399,6 +561,10 @@ def report(results: Results, args: argparse.Namespace, argv: list[str], started:
             continue
         out += [f"## -P {pipeline} (-n {n}, -c {args.clients})", ""] + table(results, pipeline) + [""]
     s = summary(results)
+    if results.stall:
+        b = results.stall[-1]
+        s.append(f"- through a bind: {b.errors} client errors, {b.lost_writes} lost writes, longest stall "
+                 f"{b.stall_ms:.1f} ms (target: none, none, < {STALL_TARGET_MS:.0f} ms): {verdict(b.passed())}")
     if s:
         out += ["## Targets", ""] + s + [""]
     idle = idle_table(results)
@@ -406,6 +572,21 @@ def report(results: Results, args: argparse.Namespace, argv: list[str], started:
         out += [f"## Memory with {args.idle_clients:,} idle clients", "",
                 f"A freshly started proxy's VmRSS (`/proc/<pid>/status`) after one PING, then with "
                 f"{args.idle_clients:,} more connections open that have each sent one PING and read its reply.", ""] + idle + [""]
+    if results.stall:
+        bind = results.stall[-1]
+        out += ["## Stall through a maintenance (bind)", "",
+                f"Respite (its defaults plus any arguments above) in front of `respite-maintsim`, which fronts "
+                f"a real redis-server it spawned. `respite-load --mode basic --clients {args.maint_clients} "
+                f"--duration {args.maint_duration:g}` (pipeline 1, RESP2, SETs of fresh keys and INCRs) runs "
+                f"twice: steady, and with a `bind` (`time` {args.maint_bind_time:g} s) started "
+                f"{args.maint_at:g} s in — a replica is synced, MOVING is pushed to Respite, which hands its "
+                f"upstream connections off to the new endpoint, and the simulator promotes the replica. "
+                f"Every acknowledged write is then checked on the final backend (`scripts/check-load.py`). "
+                f"A stall is the longest time one client wanted progress without a successful reply. "
+                f"Target (PASS/MISS, not asserted): no errors, nothing lost, longest stall under "
+                f"{STALL_TARGET_MS:.0f} ms on loopback.", ""] + stall_table(results.stall) + [""]
+        if bind.events:
+            out += ["Respite's log during the bind run:", "", "```"] + bind.events + ["```", ""]
     return "\n".join(out)
 
 
@@ -427,6 +608,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--respite", type=Path, default=ROOT / ".build" / "release" / "respite")
     p.add_argument("--respite-arg", action="append", default=[],
                    help="extra argument for respite (repeat: --respite-arg=--upstream-pool-size --respite-arg=2)")
+    p.add_argument("--maint", action=argparse.BooleanOptionalAction, default=True,
+                   help="run the maintenance segment (default on; needs respite-maintsim and respite-load)")
+    p.add_argument("--maint-clients", type=int, default=50, help="respite-load clients (default 50)")
+    p.add_argument("--maint-duration", type=float, default=8.0, help="seconds per load run (default 8)")
+    p.add_argument("--maint-at", type=float, default=2.0, help="seconds into the run the bind starts (default 2)")
+    p.add_argument("--maint-bind-time", type=float, default=3.0, help="the bind's time parameter (default 3)")
+    p.add_argument("--maintsim-bin", type=Path, default=None, help="default: next to --respite")
+    p.add_argument("--load-bin", type=Path, default=None, help="default: next to --respite")
     p.add_argument("--write-doc", action="store_true", help="also write the report to --doc")
     p.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = p.parse_args(argv)
@@ -442,6 +631,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.requests_pipelined = 3 * args.requests
     if "respite" in args.targets and not os.access(args.respite, os.X_OK):
         p.error(f"no Respite binary at {args.respite} (run: make build, or --targets direct,twemproxy)")
+    args.maintsim_bin = args.maintsim_bin or args.respite.parent / "respite-maintsim"
+    args.load_bin = args.load_bin or args.respite.parent / "respite-load"
+    args.maint = args.maint and "respite" in args.targets
+    for binary in (args.maintsim_bin, args.load_bin) if args.maint else ():
+        if not os.access(binary, os.X_OK):
+            p.error(f"no {binary} (run: make build, or --no-maint)")
+    if args.maint_at >= args.maint_duration:
+        p.error("--maint-at must be less than --maint-duration")
     return args
 
 
@@ -518,10 +715,12 @@ def main(argv: list[str]) -> int:
                     svc.stop()
                     r = results.idle[name]
                     log(f"{name}: RSS {r.before_kib} KiB -> {r.after_kib} KiB with {args.idle_clients} idle clients")
+            if args.maint:
+                results.stall = maintenance_segment(args, workdir, services)
         except KeyboardInterrupt:
             log("interrupted; stopping everything")
             return 130
-        except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+        except (RuntimeError, OSError, ValueError, KeyError, subprocess.TimeoutExpired) as e:
             log(f"bench failed: {e}")
             return 1
         finally:
