@@ -19,6 +19,9 @@ extension Session {
         if let request, !conn.pinned, p.attempts < Self.maxAttempts, lost == .unsent || p.readOnly {
             if resend(request, p, from: conn) { return }
         }
+        if let request, conn.pinned, p.attempts < Self.maxAttempts, lost == .unsent {
+            if resendPinned(request, p) { return }
+        }
         if lost == .outcomeUnknown && !p.readOnly {
             proxy.pool.countUnknownOutcome()
             upstreamFailed(conn, seq: p.slot, error: "ERR Respite: the upstream connection closed after the command was sent; its outcome is unknown (\(conn.closeReason))")
@@ -51,6 +54,24 @@ extension Session {
             return frame[n + 1] == 32 || frame[n + 1] == 13
         }
         return starts("LOADING") || starts("TRYAGAIN") || starts("MASTERDOWN") || starts("READONLY")
+    }
+
+    /// Sends an unsent request again on the session's pinned connection (leasing a new one when
+    /// the old never got going), keeping its reply slot and its place in line.
+    private func resendPinned(_ request: UnsafeRawBufferPointer, _ p: Pending) -> Bool {
+        guard !closed else { return false }
+        if pinned == nil || pinned!.state == .closed {
+            do {
+                pinned = try proxy.pool.leasePinned(db: db, session: index)
+            } catch {
+                return false
+            }
+        }
+        var again = p
+        again.attempts += 1
+        pinned!.send(request.baseAddress!, request.count, again)
+        proxy.pool.countRetry()
+        return true
     }
 
     /// Sends `request` again for the same reply slot on the pool's current shared connection.

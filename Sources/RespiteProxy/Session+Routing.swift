@@ -238,6 +238,13 @@ extension Session {
         }
     }
 
+    /// Whether a (un)subscribe still waits for its confirmations.
+    var hasPushAnsweredSlots: Bool {
+        var i = 0
+        while i < slots.count { if slots[i].pushesExpected > 0 { return true }; i += 1 }
+        return false
+    }
+
     /// The pinned connection closed under the session.
     func pinnedLost(_ conn: UpstreamConnection) {
         if resubscribing === conn {
@@ -246,6 +253,12 @@ extension Session {
             return
         }
         guard pinned === conn else { return }
+        if !conn.everReady && !hasPushAnsweredSlots {
+            // It never got going: nothing reached the server, and the requests waiting on it
+            // come back unsent and go out on a new connection, state and all.
+            pinned = nil
+            return
+        }
         if let fresh = resubscribing, fresh.state != .closed {
             // The old connection went before the new one confirmed everything: switch now.
             pinned = fresh

@@ -118,6 +118,8 @@ public final class UpstreamConnection {
     public var leasedTo: Int32 = -1
     /// MONITOR: the server streams replies nobody asked for; they go out as pushes.
     public var streaming = false
+    /// The handshake completed once: requests may have reached the server.
+    public private(set) var everReady = false
     /// The server accepted `CLIENT MAINT_NOTIFICATIONS ON` on this connection.
     public private(set) var maintenanceEnabled = false
     /// Relaxed timeouts (MIGRATING, FAILING_OVER, after a handoff).
@@ -316,6 +318,7 @@ public final class UpstreamConnection {
         }
         if handshakeLeft == 0 {
             state = .ready
+            everReady = true
             pool.connectionReady(self)
             if held.readableCount > 0 {
                 out.append(held.readPointer, count: held.readableCount)
@@ -447,15 +450,21 @@ public final class UpstreamConnection {
         // written never ran: Redis executes complete commands only.
         var offset = 0
         var heldOffset = 0
+        // Before the handshake completed nothing of the clients' reached the server: their
+        // requests are in `held`, on every kind of connection.
         while let p = fifo.popFirst() {
             let n = Int(p.length)
             var bytes: UnsafeRawBufferPointer? = nil
             var lost = LostRequest.outcomeUnknown
+            if p.session == -1 {
+                if retainsRequests { offset += n }   // handshake bytes, still at the front of `out`
+                continue
+            }
             if retainsRequests && offset + n <= out.readableCount {
                 bytes = UnsafeRawBufferPointer(start: out.readPointer + offset, count: n)
                 lost = offset + n <= written ? .outcomeUnknown : .unsent
                 offset += n
-            } else if retainsRequests && heldOffset + n <= held.readableCount {
+            } else if !everReady && heldOffset + n <= held.readableCount {
                 bytes = UnsafeRawBufferPointer(start: held.readPointer + heldOffset, count: n)
                 lost = .unsent
                 heldOffset += n
