@@ -244,10 +244,16 @@ class Load:
 
 def backend_check(sim: Simulator, load: Load) -> dict:
     """Checks on the simulator's final backend that every acknowledged write is there."""
-    host, port = sim.backend()
+    return check_writes(sim.backend(), load)
+
+
+def check_writes(addr, load: Load, auth: Optional[tuple] = None) -> dict:
+    """Checks on the server at `addr` that every acknowledged write is there."""
     missing = []
     counters = {}
-    with Conn((host, port), timeout=20.0) as d:
+    with Conn(addr, timeout=20.0) as d:
+        if auth:
+            d.call("AUTH", *auth)
         for o in load.outcomes:
             keys = o.acked_keys
             for start in range(0, len(keys), 500):

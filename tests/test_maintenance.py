@@ -150,7 +150,15 @@ def test_kill_fails_only_unknown_outcome_writes():
 
 
 def test_real_enterprise_when_configured():
-    """The scenarios against a real Redis Enterprise, when pointed at one."""
+    """The scenarios against a real Redis Enterprise, when pointed at one: the endpoints JSON of
+    the ecosystem's e2e suites (REDIS_ENDPOINTS_CONFIG_PATH: {"<db>": {"endpoints":
+    ["redis://host:port"], "username", "password", "bdb_id"}}) and the fault injector
+    (FAULT_INJECTION_API_URL: POST /action {"type", "parameters"}, GET /action/<id>)."""
+    import time
+    import urllib.parse
+    import urllib.request
+    from harness import wait_until
+    from maint_harness import check_writes
     endpoints = os.environ.get("REDIS_ENDPOINTS_CONFIG_PATH")
     injector = os.environ.get("FAULT_INJECTION_API_URL")
     if not endpoints or not injector:
@@ -158,7 +166,37 @@ def test_real_enterprise_when_configured():
                     "no Redis Enterprise to run the scenarios against")
     with open(endpoints) as f:
         config = json.load(f)
-    assert config, "the endpoints file names no database"
+    name, db = next(iter(config.items()))
+    url = urllib.parse.urlparse(db["endpoints"][0])
+    user, password = db.get("username"), db.get("password")
+    args = ["--maint-notifications", "enabled", "--upstream", f"{url.hostname}:{url.port}"]
+    if password:
+        args += ["--upstream-password", password] + (["--upstream-user", user] if user else [])
+
+    def run_action(kind):
+        body = json.dumps({"type": kind, "parameters": {"bdb_id": str(db.get("bdb_id", ""))}}).encode()
+        req = urllib.request.Request(f"{injector.rstrip('/')}/action", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        aid = json.loads(urllib.request.urlopen(req, timeout=30).read())["action_id"]
+
+        def done():
+            rec = json.loads(urllib.request.urlopen(f"{injector.rstrip('/')}/action/{aid}", timeout=30).read())
+            return rec if rec.get("status") in ("success", "finished", "failed") else None
+        rec = wait_until(done, 600.0, f"{kind} on {name}", interval=2.0)
+        assert rec["status"] in ("success", "finished"), f"{kind} failed: {rec}"
+
+    procs = Procs("enterprise")
+    try:
+        proxy = procs.respite(0, args=tuple(args))
+        for kind in ("migrate", "failover", "bind"):
+            load = Load(proxy.addr, prefix=f"re-{kind}-{int(time.time())}")
+            load.start()
+            run_action(kind)
+            outcomes = load.finish()
+            check = check_writes((url.hostname, url.port), load, (user or "default", password) if password else None)
+            assert_clean(load, outcomes, check, procs.logs())
+    finally:
+        procs.stop_all()
 
 
 def test_unreachable_moving_target_falls_back_and_breaker_cycles():
@@ -166,7 +204,6 @@ def test_unreachable_moving_target_falls_back_and_breaker_cycles():
     configured address, and no client notices. Repeated, the target's circuit breaker opens (the
     next handoff goes straight to the configured address), then half-opens by time alone and
     lets a probe through."""
-    import socket
     import time
     from harness import free_port, wait_until
     dead = free_port()  # nothing listens here
