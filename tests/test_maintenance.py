@@ -187,7 +187,7 @@ def test_real_enterprise_when_configured():
 
     procs = Procs("enterprise")
     try:
-        proxy = procs.respite(0, args=tuple(args))
+        proxy = procs.respite(url.port, args=tuple(args))  # `--upstream` in args names the real host
         for kind in ("migrate", "failover", "bind"):
             load = Load(proxy.addr, prefix=f"re-{kind}-{int(time.time())}")
             load.start()
