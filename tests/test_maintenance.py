@@ -235,3 +235,36 @@ def test_unreachable_moving_target_falls_back_and_breaker_cycles():
         assert_clean(load, outcomes, check, procs.logs())
     finally:
         procs.stop_all()
+
+
+def test_maintenance_events_are_counted_in_metrics():
+    """Each maintenance event is counted, and the counters are served on the admin endpoint."""
+    import urllib.request
+    from harness import free_port, wait_until
+    admin = free_port()
+    procs = Procs("m-metrics")
+    try:
+        sim = Simulator(procs)
+        proxy = procs.respite(sim.port, args=RESPITE_ARGS + ("--maint-notifications", "enabled",
+                                                             "--admin-port", str(admin)))
+        load = Load(proxy.addr, prefix="m-metrics")
+        load.start()
+        sim.action("bind", time=2)
+        sim.action("migrate", time=1, duration_ms=300)
+        load.finish()
+
+        def metrics():
+            with urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=5) as r:
+                return r.read().decode()
+        text = wait_until(lambda: (t := metrics()) and 'type="MIGRATED"} 0' not in t and t, 10.0, "MIGRATED counted")
+        values = {line.rsplit(" ", 1)[0]: int(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                  if line and not line.startswith("#")}
+        assert values['respite_maintenance_events_total{type="MOVING"}'] >= 1
+        assert values['respite_maintenance_events_total{type="MIGRATING"}'] >= 1
+        assert values["respite_maintenance_handoffs_total"] == 1
+        assert values["respite_maintenance_handoff_connections_total"] >= 1
+        assert values["respite_clients_connected"] >= 0
+        with urllib.request.urlopen(f"http://127.0.0.1:{admin}/healthz", timeout=5) as r:
+            assert r.read() == b"ok\n"
+    finally:
+        procs.stop_all()

@@ -92,6 +92,13 @@ public enum ConfigDirectives {
               default: "64kb", reloadable: true,
               "longest inline (non-RESP) request line"),
 
+        // Admin endpoint.
+        .init("admin-port", .integer(\.adminPort, 0...65535), default: "0", reloadable: false,
+              "port of the admin HTTP endpoint on admin-bind (/metrics, /healthz); 0 = off"),
+        .init("admin-bind", .optionalString(\.adminBind, hint: "<addr>", check: { ConfigValues.isAddressLiteral($0) ? nil : "must be an IPv4 or IPv6 address, got '\($0)'" }),
+              default: "127.0.0.1", reloadable: false,
+              "address the admin endpoint listens on"),
+
         // Maintenance notifications.
         .init("maint-notifications", .choice(\.maintNotifications, ["disabled", "enabled", "auto"]),
               default: "auto", reloadable: false,

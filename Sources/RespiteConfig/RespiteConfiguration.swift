@@ -74,6 +74,12 @@ public struct RespiteConfiguration: Sendable, Equatable {
     /// `proto-inline-max-size`: longest inline (non-RESP) request line, in bytes.
     public var protoInlineMaxSize: Int
 
+    // Admin endpoint.
+    /// `admin-port`: the admin HTTP endpoint's port; 0 = off.
+    public var adminPort: Int
+    /// `admin-bind`: the admin endpoint's address.
+    public var adminBind: String?
+
     // Maintenance notifications.
     /// `maint-notifications`: disabled, enabled or auto.
     public var maintNotifications: String
@@ -119,6 +125,7 @@ public struct RespiteConfiguration: Sendable, Equatable {
         maintNotifications = ""; maintMovingEndpointType = ""; maintRelaxedTimeoutMs = 0; maintPostWindowMs = 0
         maintRelaxedCapMs = 0; maintBreakerThreshold = 0; maintBreakerResetMs = 0
         maintHandoffRetries = 0; maintHandoffTimeoutMs = 0
+        adminPort = 0; adminBind = nil
         logLevel = .notice; logFile = nil; pidFile = nil; databases = 0
     }
 

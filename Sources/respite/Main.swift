@@ -90,6 +90,23 @@ enum Main {
             Log.warning("Can't listen: \(error)")
             return 1
         }
+        var admin: HTTPServer?
+        if config.adminPort > 0 {
+            do {
+                admin = try HTTPServer(loop: loop, host: config.adminBind ?? "127.0.0.1", port: config.adminPort) { [unowned proxy] req in
+                    switch (req.method, req.path) {
+                    case ("GET", "/metrics"): return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4", text: proxy.metricsText())
+                    case ("GET", "/healthz"): return HTTPResponse(status: 200, contentType: "text/plain", text: "ok\n")
+                    default: return HTTPResponse(status: 404, contentType: "text/plain", text: "not found\n")
+                    }
+                }
+                Log.notice("Admin endpoint on http://\(config.adminBind ?? "127.0.0.1"):\(config.adminPort) (/metrics, /healthz)")
+            } catch {
+                Log.warning("Can't open the admin endpoint: \(error)")
+                return 1
+            }
+        }
+        defer { admin?.close() }
         let signals = SignalContext(loop: loop, proxy: proxy)
         let ctx = Unmanaged.passRetained(signals).toOpaque()
         let term = loop.signal(SIGTERM, onStopSignal, ctx)

@@ -101,6 +101,8 @@ final class DefaultsTests: XCTestCase {
             client-max-inflight 16
             client-output-high-water 1mb
             proto-inline-max-size 1k
+            admin-port 9121
+            admin-bind ::1
             maint-notifications enabled
             maint-moving-endpoint-type none
             maint-relaxed-timeout 3s
