@@ -35,7 +35,7 @@ public struct ReplyScanner {
     private var pos = 0
     private var bulkEnd = -1
     /// Remaining elements per open aggregate; negative counts mark attribute levels.
-    private var stack: [Int] = []
+    private let stack: CountStack
     private var hasRESP3 = false
     private var topType: UInt8 = 0
     private var valueOffset = 0
@@ -43,11 +43,11 @@ public struct ReplyScanner {
 
     public init(limits: RESPLimits = RESPLimits()) {
         self.limits = limits
-        stack.reserveCapacity(8)
+        stack = CountStack(capacity: max(1, limits.maxDepth) + 1)
     }
 
     public mutating func reset() {
-        pos = 0; bulkEnd = -1; stack.removeAll(keepingCapacity: true)
+        pos = 0; bulkEnd = -1; stack.count = 0
         hasRESP3 = false; topType = 0; valueOffset = 0; attributeAtTop = false
     }
 
@@ -67,8 +67,8 @@ public struct ReplyScanner {
                 return .incomplete
             }
             let t = p[pos]
-            if stack.isEmpty && !attributeAtTop { topType = t; valueOffset = pos }
-            else if stack.isEmpty && attributeAtTop { topType = t; valueOffset = pos; attributeAtTop = false }
+            if stack.count == 0 && !attributeAtTop { topType = t; valueOffset = pos }
+            else if stack.count == 0 && attributeAtTop { topType = t; valueOffset = pos; attributeAtTop = false }
             switch t {
             case UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: ":"):
                 if nl == 0 || p[nl - 1] != 13 { return fail("invalid line") }
@@ -97,15 +97,15 @@ public struct ReplyScanner {
                 let isMap = t == UInt8(ascii: "%") || t == UInt8(ascii: "|")
                 let elements = isMap ? count * 2 : count
                 if t == UInt8(ascii: "|") {
-                    if stack.count >= limits.maxDepth { return fail("reply nesting exceeds proto-max-nesting") }
-                    if stack.isEmpty { attributeAtTop = true }
+                    if stack.count >= limits.maxDepth || stack.count >= stack.capacity { return fail("reply nesting exceeds proto-max-nesting") }
+                    if stack.count == 0 { attributeAtTop = true }
                     if elements <= 0 { attributeDone(); continue }
-                    stack.append(-elements)
+                    stack.push(-elements)
                 } else if elements <= 0 {
                     if elementDone() { return finish() }
                 } else {
-                    if stack.count >= limits.maxDepth { return fail("reply nesting exceeds proto-max-nesting") }
-                    stack.append(elements)
+                    if stack.count >= limits.maxDepth || stack.count >= stack.capacity { return fail("reply nesting exceeds proto-max-nesting") }
+                    stack.push(elements)
                 }
             default:
                 return fail("unexpected reply type byte \(t)")
@@ -115,15 +115,18 @@ public struct ReplyScanner {
 
     /// Counts one finished element; true when the whole frame is done.
     private mutating func elementDone() -> Bool {
-        while let top = stack.last {
+        let p = stack.items
+        while stack.count > 0 {
+            let i = stack.count - 1
+            let top = p[i]
             if top > 0 {
-                if top == 1 { stack.removeLast(); continue }
-                stack[stack.count - 1] = top - 1
+                if top == 1 { stack.count = i; continue }
+                p[i] = top - 1
                 return false
             } else {
                 // Attribute level (negative count).
-                if top == -1 { stack.removeLast(); attributeDone(); return false }
-                stack[stack.count - 1] = top + 1
+                if top == -1 { stack.count = i; attributeDone(); return false }
+                p[i] = top + 1
                 return false
             }
         }
@@ -132,7 +135,7 @@ public struct ReplyScanner {
 
     /// An attribute finished: the value it annotates follows and is the real element.
     private mutating func attributeDone() {
-        if stack.isEmpty { attributeAtTop = true }
+        if stack.count == 0 { attributeAtTop = true }
     }
 
     private mutating func finish() -> ReplyScan {
@@ -145,4 +148,18 @@ public struct ReplyScanner {
         reset()
         return .error(RESPProtocolError("Protocol error: " + what))
     }
+}
+
+/// The open aggregates' remaining element counts: a fixed block sized by the nesting limit, so
+/// framing never allocates or checks uniqueness per element.
+final class CountStack {
+    let items: UnsafeMutablePointer<Int>
+    var count = 0
+    let capacity: Int
+    init(capacity: Int) {
+        self.capacity = capacity
+        items = UnsafeMutablePointer<Int>.allocate(capacity: capacity)
+    }
+    deinit { items.deallocate() }
+    @inline(__always) func push(_ v: Int) { items[count] = v; count += 1 }
 }

@@ -156,6 +156,7 @@ public struct RequestScanner {
 }
 
 @inlinable func memchrNL(_ p: UnsafePointer<UInt8>, _ n: Int) -> UnsafePointer<UInt8>? {
+    // RESP header lines are a few bytes: a plain loop beats a call to memchr here.
     var i = 0
     while i < n {
         if p[i] == 10 { return p + i }
@@ -164,26 +165,22 @@ public struct RequestScanner {
     return nil
 }
 
-/// Parses a signed decimal in `p[from..<end]` (`end` excludes `\r`; a trailing `\r` is dropped).
-@inlinable func parseInt(_ p: UnsafePointer<UInt8>, _ from: Int, _ endIn: Int) -> Int? {
-    var end = endIn
-    if end > from && p[end] == 13 { } // caller passes index of '\r' (nl - 1)
-    // `end` is the index of the byte before '\n'; it must be '\r' for a well-formed line.
-    if end < from || p[end] != 13 { return nil }
-    end -= 1
+/// Parses the signed decimal of a header line: `p[from...crIndex-1]`, where `crIndex` is the
+/// index of the line's `\r` (the byte before `\n`). Nil when that byte is not `\r`, the number
+/// is empty, has a non-digit, or overflows.
+@inline(__always) @usableFromInline func parseInt(_ p: UnsafePointer<UInt8>, _ from: Int, _ crIndex: Int) -> Int? {
+    if crIndex < from || p[crIndex] != 13 { return nil }
     var i = from
-    if i > end { return nil }
     var neg = false
-    if p[i] == UInt8(ascii: "-") { neg = true; i += 1; if i > end { return nil } }
+    if p[i] == 45 { neg = true; i &+= 1 }
+    if i >= crIndex { return nil }
     var v = 0
-    while i <= end {
+    while i < crIndex {
         let d = Int(p[i]) &- 48
         if d < 0 || d > 9 { return nil }
-        let (m, o1) = v.multipliedReportingOverflow(by: 10)
-        let (a, o2) = m.addingReportingOverflow(d)
-        if o1 || o2 { return nil }
-        v = a
-        i += 1
+        if v > (Int.max - 9) / 10 { return nil }
+        v = v &* 10 &+ d
+        i &+= 1
     }
     return neg ? -v : v
 }
