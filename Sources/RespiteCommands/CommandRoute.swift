@@ -10,7 +10,8 @@
 // |--------------------|-------------------------------------------------------------------|
 // | .local             | HELLO AUTH SELECT RESET QUIT READONLY READWRITE ACL|WHOAMI         |
 // |                    | CLIENT (container) and CLIENT GETNAME SETNAME ID INFO REPLY         |
-// |                    | NO-EVICT SETINFO NO-TOUCH MAINT_NOTIFICATIONS                      |
+// |                    | NO-EVICT SETINFO NO-TOUCH MAINT_NOTIFICATIONS LIST KILL UNBLOCK    |
+// |                    | (LIST, KILL and UNBLOCK act on Respite's own clients)              |
 // | .transaction       | MULTI EXEC DISCARD WATCH UNWATCH                                   |
 // | .blocking          | BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX BZMPOP       |
 // |                    | WAIT WAITAOF                                                       |
@@ -24,7 +25,7 @@
 // |                    | itself), SCRIPT DEBUG (the Lua debugger owns its connection)       |
 // | .shared (explicit) | PUBLISH SPUBLISH PUBSUB subcommands, SAVE — flagged pubsub/no_multi |
 // |                    | but stateless                                                      |
-// | .shared (default)  | everything else, including CLIENT KILL LIST PAUSE UNPAUSE UNBLOCK  |
+// | .shared (default)  | everything else, including CLIENT PAUSE UNPAUSE                    |
 // |                    | HELP, CONFIG, CLUSTER (the proxy's cluster facade intercepts its   |
 // |                    | own subset before routing), SCRIPT, FUNCTION, DEBUG                 |
 //
@@ -74,7 +75,8 @@ public enum RoutePolicy {
         func set(_ route: CommandRoute, _ names: String...) { for n in names { routes[n] = route } }
         set(.local, "hello", "auth", "select", "reset", "quit", "readonly", "readwrite", "acl|whoami",
             "client", "client|getname", "client|setname", "client|id", "client|info", "client|reply",
-            "client|no-evict", "client|setinfo", "client|no-touch", "client|maint_notifications")
+            "client|no-evict", "client|setinfo", "client|no-touch", "client|maint_notifications",
+            "client|list", "client|kill", "client|unblock")
         set(.transaction, "multi", "exec", "discard", "watch", "unwatch")
         set(.blocking, "blpop", "brpop", "blmove", "brpoplpush", "blmpop", "bzpopmin", "bzpopmax",
             "bzmpop", "wait", "waitaof")

@@ -126,6 +126,11 @@ public final class Proxy: UpstreamDelegate {
         return s
     }
 
+    /// Every connected client, oldest first (cold path).
+    func liveSessions() -> [Session] {
+        sessions.compactMap { $0 }.filter { !$0.closed }.sorted { $0.id < $1.id }
+    }
+
     /// The live session with Respite client id `id` (cold path: a scan).
     func session(clientID id: Int64) -> Session? {
         for case let s? in sessions where s.id == id && !s.closed { return s }
@@ -212,7 +217,7 @@ public final class Proxy: UpstreamDelegate {
         if flags.isEmpty { flags = "N" }
         let name = String(decoding: s.name, as: UTF8.self)
         let multi = s.inMulti ? s.multiShapes.count : -1
-        return "id=\(s.id) addr=\(s.peer) laddr=\(s.local) fd=\(s.fd) name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(s.db) sub=\(s.channels.count) psub=\(s.patterns.count) ssub=\(s.shardChannels.count) multi=\(multi) qbuf=\(s.inbuf.readableCount) qbuf-free=\(s.inbuf.writableCount) argv-mem=0 multi-mem=0 rbs=\(s.outbuf.capacity) rbp=0 obl=0 oll=0 omem=\(s.outbuf.readableCount) tot-mem=\(s.inbuf.capacity + s.outbuf.capacity) events=r cmd=client|info user=\(s.user) redir=-1 resp=\(s.proto) lib-name=\(String(decoding: s.libName, as: UTF8.self)) lib-ver=\(String(decoding: s.libVersion, as: UTF8.self))\n"
+        return "id=\(s.id) addr=\(s.peer) laddr=\(s.local) fd=\(s.fd) name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(s.db) sub=\(s.channels.count) psub=\(s.patterns.count) ssub=\(s.shardChannels.count) multi=\(multi) qbuf=\(s.inbuf.readableCount) qbuf-free=\(s.inbuf.writableCount) argv-mem=0 multi-mem=0 rbs=\(s.outbuf.capacity) rbp=0 obl=0 oll=0 omem=\(s.outbuf.readableCount) tot-mem=\(s.inbuf.capacity + s.outbuf.capacity) events=r cmd=\(s.lastCommand >= 0 ? commands.entries[Int(s.lastCommand)].name : "NULL") user=\(s.user) redir=-1 resp=\(s.proto) lib-name=\(String(decoding: s.libName, as: UTF8.self)) lib-ver=\(String(decoding: s.libVersion, as: UTF8.self))\n"
     }
 
     /// Replaces the command table (learned from the upstream's COMMAND reply).

@@ -237,6 +237,28 @@ extension Session {
             } else {
                 addLocalReply(r.error("ERR syntax error"))
             }
+        } else if matches(sub, "list") {
+            return clientList(argc: argc, arg: arg, text: text)
+        } else if matches(sub, "kill") {
+            return clientKill(argc: argc, arg: arg, text: text)
+        } else if matches(sub, "unblock") {
+            guard let target = Int64(text(2)) else {
+                addLocalReply(r.error("ERR value is not an integer or out of range"))
+                return true
+            }
+            let mode = argc >= 4 ? text(3).uppercased() : "TIMEOUT"
+            guard mode == "TIMEOUT" || mode == "ERROR" else {
+                addLocalReply(r.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"))
+                return true
+            }
+            // A Respite client id: its blocked command waits on its own upstream connection.
+            if let s = proxy.session(clientID: target), s.blocked != nil, let conn = s.pinned, conn.serverClientID >= 0 {
+                proxy.pool.runControlCommand([Array("CLIENT".utf8), Array("UNBLOCK".utf8),
+                                              Array(String(conn.serverClientID).utf8), Array(mode.utf8)], on: conn.address)
+                addLocalReply(r.integer(1))
+            } else {
+                addLocalReply(r.integer(0))
+            }
         } else if matches(sub, "maint_notifications") {
             // Respite hides maintenance from its clients: accept the opt-in, send nothing.
             let mode = argc >= 3 ? arg(2) : UnsafeRawBufferPointer(start: nil, count: 0)
@@ -264,5 +286,115 @@ struct LocalReply {
     func mapHeader(_ n: Int) -> [UInt8] { Array((proto == 3 ? "%\(n)\r\n" : "*\(n * 2)\r\n").utf8) }
     func verbatim(_ b: [UInt8]) -> [UInt8] {
         proto == 3 ? Array("=\(b.count + 4)\r\ntxt:".utf8) + b + [13, 10] : bulk(b)
+    }
+}
+
+extension Session {
+    /// `CLIENT LIST [TYPE normal|pubsub|master|replica] [ID id …]`: Respite's own clients.
+    func clientList(argc: Int, arg: (Int) -> UnsafeRawBufferPointer, text: (Int) -> String) -> Bool {
+        let r = LocalReply(proto: proto)
+        var type: String? = nil
+        var ids: Set<Int64>? = nil
+        var i = 2
+        while i < argc {
+            if matches(arg(i), "type") && i + 1 < argc {
+                type = text(i + 1).lowercased()
+                guard ["normal", "pubsub", "master", "replica", "slave"].contains(type!) else {
+                    addLocalReply(r.error("ERR Unknown client type '\(text(i + 1))'"))
+                    return true
+                }
+                i += 2
+            } else if matches(arg(i), "id") && i + 1 < argc {
+                var set = Set<Int64>()
+                i += 1
+                while i < argc, let v = Int64(text(i)) { set.insert(v); i += 1 }
+                if set.isEmpty {
+                    addLocalReply(r.error("ERR Invalid client ID"))
+                    return true
+                }
+                ids = set
+            } else {
+                addLocalReply(r.error("ERR syntax error"))
+                return true
+            }
+        }
+        var out = ""
+        for s in proxy.liveSessions() {
+            if let ids, !ids.contains(s.id) { continue }
+            if let type {
+                let isPubSub = s.subscribed
+                if type == "pubsub" && !isPubSub { continue }
+                if type == "normal" && isPubSub { continue }
+                if type == "master" || type == "replica" || type == "slave" { continue }
+            }
+            out += proxy.clientInfoLine(s)
+        }
+        addLocalReply(r.verbatim(Array(out.utf8)))
+        return true
+    }
+
+    /// `CLIENT KILL addr` and `CLIENT KILL [ID id] [ADDR a] [LADDR a] [TYPE t] [USER u]
+    /// [SKIPME yes|no]`: closes Respite's own clients.
+    func clientKill(argc: Int, arg: (Int) -> UnsafeRawBufferPointer, text: (Int) -> String) -> Bool {
+        let r = LocalReply(proto: proto)
+        if argc == 3 {
+            // The old form: one address, +OK or an error.
+            let addr = text(2)
+            guard let victim = proxy.liveSessions().first(where: { $0.peer == addr }) else {
+                addLocalReply(r.error("ERR No such client"))
+                return true
+            }
+            kill(victim)
+            addLocalReply(r.ok())
+            return true
+        }
+        var id: Int64? = nil, addr: String? = nil, laddr: String? = nil, type: String? = nil, user: String? = nil
+        var skipMe = true
+        var i = 2
+        while i + 1 < argc {
+            let v = text(i + 1)
+            if matches(arg(i), "id") {
+                guard let n = Int64(v), n > 0 else { addLocalReply(r.error("ERR client-id should be greater than 0")); return true }
+                id = n
+            } else if matches(arg(i), "addr") { addr = v }
+            else if matches(arg(i), "laddr") { laddr = v }
+            else if matches(arg(i), "type") { type = v.lowercased() }
+            else if matches(arg(i), "user") { user = v }
+            else if matches(arg(i), "skipme") {
+                if v.lowercased() == "yes" { skipMe = true } else if v.lowercased() == "no" { skipMe = false }
+                else { addLocalReply(r.error("ERR syntax error")); return true }
+            } else {
+                addLocalReply(r.error("ERR syntax error"))
+                return true
+            }
+            i += 2
+        }
+        if i != argc { addLocalReply(r.error("ERR syntax error")); return true }
+        var killed = 0
+        for s in proxy.liveSessions() {
+            if skipMe && s === self { continue }
+            if let id, s.id != id { continue }
+            if let addr, s.peer != addr { continue }
+            if let laddr, s.local != laddr { continue }
+            if let user, s.user != user { continue }
+            if let type {
+                if type == "pubsub" && !s.subscribed { continue }
+                if type == "normal" && s.subscribed { continue }
+                if type == "master" || type == "replica" || type == "slave" { continue }
+            }
+            kill(s)
+            killed += 1
+        }
+        addLocalReply(r.integer(killed))
+        return true
+    }
+
+    private func kill(_ s: Session) {
+        if s === self {
+            closeAfterReply = true
+            pauseReading()
+        } else {
+            s.close()
+        }
     }
 }

@@ -33,6 +33,7 @@ extension Session {
             readOnly = table.entries[Int(cmdID)].flags.contains(.readonly)
         }
 
+        lastCommand = cmdID
         // Authentication gate.
         if !authenticated && !isAuthExempt(nameBytes) {
             addLocalReply(Array("-NOAUTH Authentication required.\r\n".utf8))

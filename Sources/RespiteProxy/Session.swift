@@ -74,7 +74,8 @@ final class Session {
     var libVersion: [UInt8] = []
     var replyMode = ReplyMode.on
     var noEvict = false
-    var lastCommand = "NULL"
+    /// The command table index of the last command (for CLIENT LIST's `cmd=`), -1 for none.
+    var lastCommand: Int32 = -1
 
     // Routing state.
     var shared: UpstreamConnection?
