@@ -95,7 +95,7 @@ final class CommandTableTests: XCTestCase {
         let expected: [(String, CommandRoute)] = [
             ("get", .shared), ("set", .shared), ("mget", .shared), ("eval", .shared), ("ping", .shared),
             ("publish", .shared), ("spublish", .shared), ("pubsub|numsub", .shared), ("save", .shared),
-            ("config|get", .shared), ("client|kill", .shared), ("client|list", .shared),
+            ("config|get", .shared), ("client|kill", .local), ("client|list", .local), ("client|pause", .shared),
             ("hello", .local), ("auth", .local), ("select", .local), ("reset", .local), ("quit", .local),
             ("client", .local), ("client|setname", .local), ("client|getname", .local),
             ("client|id", .local), ("client|reply", .local), ("acl|whoami", .local),
