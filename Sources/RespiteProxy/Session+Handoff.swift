@@ -1,8 +1,9 @@
 // Session+Handoff: moving a session's pinned state to a new upstream connection when the old
 // one must be handed off (MOVING). Subscriptions move at once: a new connection subscribes to
 // every channel, pattern and shard channel, its confirmations are swallowed, and only then does
-// the session switch and close the old one — so messages keep flowing; in the overlap a message
-// may arrive twice, never not at all. A transaction or a blocked command hands off when it ends
+// the session switch. The old connection is then unsubscribed, and closed only once its last
+// unsubscribe confirmation arrives — so every message the server had already sent it is read
+// first. In the overlap a message may arrive twice, never not at all. A transaction or a blocked command hands off when it ends
 // (the pool closes a retiring connection when the session releases it).
 
 import EventLoop
@@ -47,8 +48,45 @@ extension Session {
             let old = pinned
             pinned = fresh
             resubscribing = nil
-            if let old, old !== fresh { proxy.pool.release(old, reusable: false) }
+            if let old, old !== fresh { retireSubscriber(old) }
             Log.verbose("Client id=\(id): subscriptions moved to upstream connection \(fresh.id)")
+        }
+        return true
+    }
+
+    /// Unsubscribes the old connection; it closes when its last confirmation is read.
+    private func retireSubscriber(_ old: UpstreamConnection) {
+        let out = ByteBuffer(capacity: 64)
+        var expected = 0
+        for (name, set) in [("UNSUBSCRIBE", channels), ("PUNSUBSCRIBE", patterns), ("SUNSUBSCRIBE", shardChannels)] where !set.isEmpty {
+            InlineSplitter.encode([Array(name.utf8)], into: out)
+            expected += set.count
+        }
+        guard expected > 0, old.state != .closed else {
+            proxy.pool.release(old, reusable: false)
+            return
+        }
+        old.sendWithoutReply(out.readPointer, out.readableCount)
+        retiredSubscriber = old
+        retiredLeft = expected
+    }
+
+    /// A push on the old subscriber connection: messages still count, its unsubscribe
+    /// confirmations are counted down and swallowed. True when the push was handled here.
+    func retiredSubscriberPush(_ conn: UpstreamConnection, _ kind: PushKind, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) -> Bool {
+        guard let old = retiredSubscriber, old === conn else { return false }
+        switch kind {
+        case .message:
+            writePush(frame, info)
+            markDirty()
+        case .unsubscribe:
+            retiredLeft -= 1
+            if retiredLeft <= 0 {
+                retiredSubscriber = nil
+                proxy.pool.release(old, reusable: false)
+            }
+        default:
+            break
         }
         return true
     }

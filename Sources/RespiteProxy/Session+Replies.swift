@@ -117,7 +117,9 @@ extension Session {
             markDirty()
             return
         }
-        switch PushKind.classify(frame, info) {
+        let pushKind = PushKind.classify(frame, info)
+        if retiredSubscriber != nil && retiredSubscriberPush(conn, pushKind, frame, info) { return }
+        switch pushKind {
         case .subscribe(let kind, let name):
             if resubscribeConfirmed(on: conn) { return }
             if let name { insertSubscription(kind, name) }

@@ -248,6 +248,11 @@ extension Session {
 
     /// The pinned connection closed under the session.
     func pinnedLost(_ conn: UpstreamConnection) {
+        if retiredSubscriber === conn {
+            // The server closed the old subscriber first; what it had sent was read already.
+            retiredSubscriber = nil
+            return
+        }
         if resubscribing === conn {
             // The connection taking over the subscriptions failed; they stay where they are.
             resubscribing = nil

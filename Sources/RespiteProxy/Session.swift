@@ -95,6 +95,9 @@ final class Session {
     /// confirmations it still owes.
     var resubscribing: UpstreamConnection?
     var resubscribeLeft = 0
+    /// The connection the subscriptions moved away from, until it has been read to its end.
+    var retiredSubscriber: UpstreamConnection?
+    var retiredLeft = 0
     /// The blocking command waiting on the pinned connection, if any.
     var blocked: BlockedRequest?
 
@@ -322,6 +325,10 @@ final class Session {
         }
         if let r = resubscribing {
             resubscribing = nil
+            proxy.pool.release(r, reusable: false)
+        }
+        if let r = retiredSubscriber {
+            retiredSubscriber = nil
             proxy.pool.release(r, reusable: false)
         }
         shared = nil
