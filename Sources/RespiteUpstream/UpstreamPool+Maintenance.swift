@@ -4,10 +4,12 @@
 // address is handed off — a shared connection's slot gets a replacement dialing the target
 // (requests queue there until its handshake is done), while the old one drains its in-flight
 // replies and closes; idle pinned connections close; leased pinned ones retire when their
-// session releases them. New connections dial the target from then on. A null endpoint means
-// "reconnect to the configured address after time/2". A MOVING repeated to a replacement that
-// opts in inside the window is recognised and ignored. Handoff targets have circuit breakers;
-// an unreachable target falls back to the configured address.
+// session releases them. New connections dial the target from then on. An FQDN target is
+// resolved (evdns) until it no longer means the retiring address. A null endpoint means
+// "reconnect to the configured address after time/2" (at once on -READONLY). A MOVING repeated
+// to a replacement that opts in inside the window is recognised and ignored. Dials to a target
+// are retried with a doubling delay, then fall back to the configured address; each target has
+// a circuit breaker that half-opens by time.
 // MIGRATING/FAILING_OVER relax the receiving connection's timeouts until the completion plus a
 // post-window (capped when the completion never comes).
 
