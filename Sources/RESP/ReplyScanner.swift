@@ -62,11 +62,41 @@ public struct ReplyScanner {
                 continue
             }
             if pos >= n { return .incomplete }
-            guard let nl = findNewline(p, from: pos, n) else {
-                if n - pos > limits.maxInline { return fail("reply header too long") }
-                return .incomplete
-            }
             let t = p[pos]
+            // Length and count headers are read in one pass: digits up to `\r\n`. Other lines
+            // are searched for their newline.
+            var nl = 0
+            var number = 0
+            if t == UInt8(ascii: "$") || t == UInt8(ascii: "*") || t == UInt8(ascii: "%") || t == UInt8(ascii: "~")
+                || t == UInt8(ascii: ">") || t == UInt8(ascii: "|") || t == UInt8(ascii: "!") || t == UInt8(ascii: "=") {
+                var j = pos + 1
+                var neg = false
+                if j < n && p[j] == 45 { neg = true; j &+= 1 }
+                let digits = j
+                while j < n {
+                    let d = Int(p[j]) &- 48
+                    if d < 0 || d > 9 { break }
+                    if number > (Int.max - 9) / 10 { return fail("invalid length") }
+                    number = number &* 10 &+ d
+                    j &+= 1
+                }
+                if j + 1 >= n {
+                    if n - pos > limits.maxInline { return fail("reply header too long") }
+                    return .incomplete
+                }
+                if j == digits || p[j] != 13 || p[j + 1] != 10 {
+                    return fail(t == UInt8(ascii: "$") || t == UInt8(ascii: "!") || t == UInt8(ascii: "=")
+                                ? "invalid bulk length" : "invalid aggregate length")
+                }
+                if neg { number = -number }
+                nl = j + 1
+            } else {
+                guard let found = findNewline(p, from: pos, n) else {
+                    if n - pos > limits.maxInline { return fail("reply header too long") }
+                    return .incomplete
+                }
+                nl = found
+            }
             if stack.count == 0 && !attributeAtTop { topType = t; valueOffset = pos }
             else if stack.count == 0 && attributeAtTop { topType = t; valueOffset = pos; attributeAtTop = false }
             switch t {
@@ -81,7 +111,8 @@ public struct ReplyScanner {
                 if elementDone() { return finish() }
             case UInt8(ascii: "$"), UInt8(ascii: "!"), UInt8(ascii: "="):
                 if t != UInt8(ascii: "$") { hasRESP3 = true }
-                guard let len = parseInt(p, pos + 1, nl - 1), len >= -1 else { return fail("invalid bulk length") }
+                let len = number
+                guard len >= -1 else { return fail("invalid bulk length") }
                 if len > limits.maxBulkLength { return fail("bulk length \(len) exceeds proto-max-bulk-len") }
                 if len == -1 {
                     pos = nl + 1
@@ -91,7 +122,8 @@ public struct ReplyScanner {
                 }
             case UInt8(ascii: "*"), UInt8(ascii: "~"), UInt8(ascii: "%"), UInt8(ascii: ">"), UInt8(ascii: "|"):
                 if t != UInt8(ascii: "*") { hasRESP3 = true }
-                guard let count = parseInt(p, pos + 1, nl - 1), count >= -1 else { return fail("invalid aggregate length") }
+                let count = number
+                guard count >= -1 else { return fail("invalid aggregate length") }
                 if count > limits.maxElements { return fail("aggregate of \(count) elements exceeds proto-max-multibulk-len") }
                 pos = nl + 1
                 let isMap = t == UInt8(ascii: "%") || t == UInt8(ascii: "|")
