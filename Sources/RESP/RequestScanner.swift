@@ -102,6 +102,33 @@ public struct RequestScanner {
         while argsLeft > 0 {
             if bulkEnd < 0 {
                 if pos >= n { return .incomplete }
+                // The common case in one pass: `$` and digits up to CRLF.
+                if p[pos] == UInt8(ascii: "$") {
+                    var j = pos + 1
+                    var len = 0
+                    while j < n && j - pos <= 20 {
+                        let d = Int(p[j]) &- 48
+                        if d < 0 || d > 9 { break }
+                        len = len &* 10 &+ d
+                        j &+= 1
+                    }
+                    if j + 1 >= n && j - pos <= 20 {
+                        if n - pos > limits.maxInline { return fail("too big bulk count string") }
+                        return .incomplete
+                    }
+                    if j > pos + 1 && j - pos <= 19 && p[j] == 13 && p[j + 1] == 10
+                        && len <= limits.maxBulkLength && (authenticated || len <= limits.unauthenticatedMaxBulkLength) {
+                        let start = j + 2
+                        args.append(ArgRange(offset: start, length: len))
+                        bulkEnd = start + len + 2
+                        if n < bulkEnd { return .incomplete }
+                        pos = bulkEnd
+                        bulkEnd = -1
+                        argsLeft -= 1
+                        continue
+                    }
+                    // Anything unusual takes the general path below, with Redis's error texts.
+                }
                 guard let nl = findNewline(p, from: pos, n) else {
                     if n - pos > limits.maxInline { return fail("too big bulk count string") }
                     return .incomplete

@@ -115,6 +115,18 @@ final class RequestScannerTests: XCTestCase {
         XCTAssertNil(scanRequests(b("*1\r\n$10\r\n0123456789\r\n"), chunk: 100, limits: small).error)
     }
 
+    func testLengthHeadersAtTheEdges() {
+        // Too many digits never wraps into a negative length.
+        XCTAssertEqual(scanRequests(b("*1\r\n$9999999999999999999\r\n"), chunk: 100).error, "Protocol error: invalid bulk length")
+        XCTAssertEqual(scanRequests(b("*1\r\n$99999999999999999999999\r\n"), chunk: 1).error, "Protocol error: invalid bulk length")
+        XCTAssertEqual(scanRequests(b("*1\r\n$x\r\n"), chunk: 1).error, "Protocol error: invalid bulk length")
+        XCTAssertEqual(scanRequests(b("*1\r\n$3\r\nabc\r\n*1\r\n$-1\r\n"), chunk: 1).error, "Protocol error: invalid bulk length")
+        var replies = ReplyScanner()
+        let big = b("$9999999999999999999999\r\n")
+        let r = big.withUnsafeBufferPointer { replies.scan($0.baseAddress!, $0.count) }
+        if case .error = r {} else { XCTFail("a 22-digit reply length must be refused, got \(r)") }
+    }
+
     func testUnauthenticatedLimits() {
         XCTAssertEqual(scanRequests(b("*11\r\n"), chunk: 100, authenticated: false).error,
                        "Protocol error: unauthenticated multibulk length")
