@@ -62,7 +62,9 @@ public enum UpstreamUnavailable: Error {
 public final class UpstreamPool {
     public let loop: Loop
     public var settings: UpstreamSettings
-    public weak var delegate: (any UpstreamDelegate)?
+    /// The proxy that owns this pool (and outlives it). Not weak: a weak reference would give
+    /// the proxy a side table and slow every retain and release of it on the request path.
+    public unowned(unsafe) var delegate: (any UpstreamDelegate)?
 
     var shared: [Int: [UpstreamConnection?]] = [:]
     var idlePinned: [Int: [UpstreamConnection]] = [:]
