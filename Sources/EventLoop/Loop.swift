@@ -51,7 +51,6 @@ public struct Event: @unchecked Sendable {
     @inlinable public var isPending: Bool {
         event_pending(raw, Int16(EV_READ | EV_WRITE | EV_TIMEOUT | EV_SIGNAL), nil) != 0
     }
-    public func setPriority(_ p: Int32) { event_priority_set(raw, p) }
     /// Disarms and frees the event.
     public func free() { event_free(raw) }
 }
@@ -106,15 +105,7 @@ public final class Loop: @unchecked Sendable {
     /// Makes `run()` return after the current pass.
     public func stop() { event_base_loopbreak(base) }
 
-    /// Runs one non-blocking pass (tests).
-    public func runOnce() { event_base_loop(base, EVLOOP_NONBLOCK | EVLOOP_ONCE) }
 
-    /// A cached monotonic-ish clock for this pass, in milliseconds.
-    public func nowMs() -> Int64 {
-        var tv = timeval()
-        event_base_gettimeofday_cached(base, &tv)
-        return Int64(tv.tv_sec) * 1000 + Int64(tv.tv_usec / 1000)
-    }
 }
 
 /// Monotonic clock in milliseconds, independent of any loop.

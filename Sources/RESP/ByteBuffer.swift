@@ -80,8 +80,6 @@ public final class ByteBuffer {
 
     public func clear() { readIndex = 0; writeIndex = 0 }
 
-    @inlinable public func byte(at offset: Int) -> UInt8 { base[readIndex + offset] }
-
     public func append(_ bytes: UnsafeRawPointer, count: Int) {
         if count == 0 { return }
         reserve(count)

@@ -24,7 +24,7 @@ public final class Proxy: UpstreamDelegate {
     public let loop: Loop
     public let settings: ProxySettings
     public let pool: UpstreamPool
-    public private(set) var commands: CommandTable
+    public let commands: CommandTable
     public var upstreamInfo = UpstreamInfo()
     public var databases: Int
 
@@ -219,9 +219,6 @@ public final class Proxy: UpstreamDelegate {
         let multi = s.inMulti ? s.multiShapes.count : -1
         return "id=\(s.id) addr=\(s.peer) laddr=\(s.local) fd=\(s.fd) name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(s.db) sub=\(s.channels.count) psub=\(s.patterns.count) ssub=\(s.shardChannels.count) multi=\(multi) qbuf=\(s.inbuf.readableCount) qbuf-free=\(s.inbuf.writableCount) argv-mem=0 multi-mem=0 rbs=\(s.outbuf.capacity) rbp=0 obl=0 oll=0 omem=\(s.outbuf.readableCount) tot-mem=\(s.inbuf.capacity + s.outbuf.capacity) events=r cmd=\(s.lastCommand >= 0 ? commands.entries[Int(s.lastCommand)].name : "NULL") user=\(s.user) redir=-1 resp=\(s.proto) lib-name=\(String(decoding: s.libName, as: UTF8.self)) lib-ver=\(String(decoding: s.libVersion, as: UTF8.self))\n"
     }
-
-    /// Replaces the command table (learned from the upstream's COMMAND reply).
-    public func updateCommands(_ table: CommandTable) { commands = table }
 
     /// Stops accepting, closes every client and upstream connection.
     public func shutdown() {

@@ -274,18 +274,24 @@ extension Session {
     }
 }
 
-/// Builds small replies in the client's protocol (cold path: allocates).
+/// Builds small replies in the client's protocol with RESPWriter, as byte arrays a reply slot
+/// can hold (cold path: allocates).
 struct LocalReply {
     let proto: Int
-    func ok() -> [UInt8] { Array("+OK\r\n".utf8) }
-    func error(_ text: String) -> [UInt8] { Array("-\(text)\r\n".utf8) }
-    func integer(_ v: Int) -> [UInt8] { Array(":\(v)\r\n".utf8) }
-    func null() -> [UInt8] { Array((proto == 3 ? "_\r\n" : "$-1\r\n").utf8) }
-    func bulk(_ b: [UInt8]) -> [UInt8] { Array("$\(b.count)\r\n".utf8) + b + [13, 10] }
-    func arrayHeader(_ n: Int) -> [UInt8] { Array("*\(n)\r\n".utf8) }
-    func mapHeader(_ n: Int) -> [UInt8] { Array((proto == 3 ? "%\(n)\r\n" : "*\(n * 2)\r\n").utf8) }
+    private func encode(_ body: (ByteBuffer) -> Void) -> [UInt8] {
+        let b = ByteBuffer(capacity: 64)
+        body(b)
+        return b.readableBytes()
+    }
+    func ok() -> [UInt8] { encode { $0.appendSimpleString("OK" as StaticString) } }
+    func error(_ text: String) -> [UInt8] { encode { $0.appendError(text) } }
+    func integer(_ v: Int) -> [UInt8] { encode { $0.appendInteger(v) } }
+    func null() -> [UInt8] { encode { $0.appendNull(proto: proto) } }
+    func bulk(_ b: [UInt8]) -> [UInt8] { encode { $0.appendBulk(b) } }
+    func arrayHeader(_ n: Int) -> [UInt8] { encode { $0.appendArrayHeader(n) } }
+    func mapHeader(_ n: Int) -> [UInt8] { encode { $0.appendMapHeader(n, proto: proto) } }
     func verbatim(_ b: [UInt8]) -> [UInt8] {
-        proto == 3 ? Array("=\(b.count + 4)\r\ntxt:".utf8) + b + [13, 10] : bulk(b)
+        encode { $0.appendVerbatim(String(decoding: b, as: UTF8.self), proto: proto) }
     }
 }
 

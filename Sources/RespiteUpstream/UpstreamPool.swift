@@ -114,7 +114,6 @@ public final class UpstreamPool {
 
     /// Connections open now (shared and pinned).
     public var connectionCount: Int { all.count }
-    public var isDown: Bool { downUntil > monotonicMs() }
 
     /// The shared connection for `db` that a client with `affinity` uses.
     public func sharedConnection(db: Int, affinity: Int) throws(UpstreamUnavailable) -> UpstreamConnection {
