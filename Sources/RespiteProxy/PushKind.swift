@@ -3,6 +3,7 @@
 // reach a client.
 
 import RESP
+import RespiteMaintenance
 
 enum SubscriptionKind { case channel, pattern, shard }
 
@@ -19,11 +20,12 @@ enum PushKind: Equatable {
     static func classify(_ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) -> PushKind {
         var i = info.valueOffset
         guard let _ = readLine(frame, &i) else { return .other }      // `>N`
+        // The type name is compared in place: pub/sub messages must not allocate to be routed.
         guard let first = readString(frame, &i) else { return .other }
         func named(_ s: StaticString) -> Bool {
             guard first.count == s.utf8CodeUnitCount else { return false }
             let p = s.utf8Start
-            for k in 0..<first.count where lower(first[k]) != lower(p[k]) { return false }
+            for k in 0..<first.count where lower(frame[first.lowerBound + k]) != p[k] { return false }
             return true
         }
         if named("message") || named("pmessage") || named("smessage") { return .message }
@@ -37,17 +39,14 @@ enum PushKind: Equatable {
         else if named("sunsubscribe") { sub = .unsubscribe(.shard, nil) }
         else { sub = nil }
         if let sub {
-            let channel = readString(frame, &i)
+            let channel = readString(frame, &i).map { Array(frame[$0]) }
             switch sub {
             case .subscribe(let k, _): return .subscribe(k, channel)
             case .unsubscribe(let k, _): return .unsubscribe(k, channel)
             default: return sub
             }
         }
-        if named("MOVING") || named("MIGRATING") || named("MIGRATED") || named("FAILING_OVER")
-            || named("FAILED_OVER") || named("SMIGRATING") || named("SMIGRATED") {
-            return .maintenance
-        }
+        if MaintenanceEvent.isMaintenancePush(frame, info.valueOffset) { return .maintenance }
         return .other
     }
 
@@ -63,19 +62,19 @@ enum PushKind: Equatable {
         return nil
     }
 
-    /// Reads a `+simple` or `$bulk` string element; nil for null or other types.
-    private static func readString(_ f: UnsafeRawBufferPointer, _ i: inout Int) -> [UInt8]? {
+    /// Reads a `+simple` or `$bulk` string element's byte range; nil for null or other types.
+    private static func readString(_ f: UnsafeRawBufferPointer, _ i: inout Int) -> Range<Int>? {
         guard i < f.count else { return nil }
         let t = f[i]
         guard let line = readLine(f, &i) else { return nil }
-        if t == UInt8(ascii: "+") { return Array(f[line]) }
+        if t == UInt8(ascii: "+") { return line }
         if t == UInt8(ascii: "$") {
             var n = 0
             for k in line { let d = Int(f[k]) - 48; if d < 0 || d > 9 { return nil }; n = n * 10 + d }
             guard i + n <= f.count else { return nil }
-            let s = Array(f[i..<(i + n)])
+            let r = i..<(i + n)
             i += n + 2
-            return s
+            return r
         }
         return nil
     }
