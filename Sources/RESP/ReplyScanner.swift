@@ -62,6 +62,10 @@ public struct ReplyScanner {
                 continue
             }
             if pos >= n { return .incomplete }
+            if stack.count > 0 && p[pos] == UInt8(ascii: "$") && stack.items[stack.count - 1] > 1 {
+                skipBulkRun(p, n)
+                if pos >= n { return .incomplete }
+            }
             let t = p[pos]
             // Length and count headers are read in one pass: digits up to `\r\n`. Other lines
             // are searched for their newline.
@@ -143,6 +147,36 @@ public struct ReplyScanner {
                 return fail("unexpected reply type byte \(t)")
             }
         }
+    }
+
+    /// Skips complete bulk strings inside an open aggregate (LRANGE, MGET, HGETALL replies)
+    /// without the general loop's bookkeeping. It stops before the aggregate's last element and
+    /// at anything else — another type, a null, a long or malformed header, an incomplete
+    /// payload, a bulk over the limit — which the general path then reads (and reports) as usual.
+    @inline(__always)
+    private mutating func skipBulkRun(_ p: UnsafePointer<UInt8>, _ n: Int) {
+        let top = stack.items + (stack.count - 1)
+        var left = top.pointee
+        var q = pos
+        let maxBulk = limits.maxBulkLength
+        while left > 1 && q &+ 4 <= n && p[q] == UInt8(ascii: "$") {
+            var j = q &+ 1
+            var len = 0
+            let digitsEnd = min(n, j &+ 18)
+            while j < digitsEnd {
+                let d = Int(p[j]) &- 48
+                if d < 0 || d > 9 { break }
+                len = len &* 10 &+ d
+                j &+= 1
+            }
+            if j == q &+ 1 || j &+ 1 >= n || p[j] != 13 || p[j &+ 1] != 10 || len > maxBulk { break }
+            let end = j &+ 2 &+ len &+ 2
+            if end > n { break }
+            q = end
+            left &-= 1
+        }
+        pos = q
+        top.pointee = left
     }
 
     /// Counts one finished element; true when the whole frame is done.

@@ -188,6 +188,28 @@ final class ReplyScannerTests: XCTestCase {
         XCTAssertNotNil(scanReplies(b("?x\r\n"), chunk: 100).error)
     }
 
+    /// Runs of bulk strings in an aggregate take a shortcut; it must frame exactly like the
+    /// general path at every split point, and leave nulls, other types and bad headers to it.
+    func testBulkRunsFrameAlikeAtEverySplit() {
+        var lrange = "*100\r\n"
+        for i in 0..<100 { let v = String(repeating: "v", count: i % 13); lrange += "$\(v.count)\r\n\(v)\r\n" }
+        let mixed = "*6\r\n$1\r\na\r\n$-1\r\n$2\r\nbc\r\n:5\r\n*2\r\n$1\r\nx\r\n$0\r\n\r\n$3\r\nend\r\n"
+        let map = "%2\r\n$1\r\nk\r\n$1\r\nv\r\n$2\r\nk2\r\n*1\r\n$1\r\nz\r\n"
+        let stream = b(lrange + mixed + map + "+OK\r\n")
+        let whole = scanReplies(stream, chunk: stream.count)
+        XCTAssertNil(whole.error)
+        XCTAssertEqual(whole.frames.map(\.length), [lrange.utf8.count, mixed.utf8.count, map.utf8.count, 5])
+        for chunk in [1, 2, 3, 5, 7, 64, 333] {
+            XCTAssertEqual(scanReplies(stream, chunk: chunk).frames, whole.frames, "chunk \(chunk)")
+        }
+        // The limit and malformed headers are still caught inside a run.
+        var l = RESPLimits(); l.maxBulkLength = 4
+        XCTAssertEqual(scanReplies(b("*3\r\n$1\r\na\r\n$5\r\nhello\r\n$1\r\nb\r\n"), chunk: 100, limits: l).error,
+                       "Protocol error: bulk length 5 exceeds proto-max-bulk-len")
+        XCTAssertEqual(scanReplies(b("*3\r\n$1\r\na\r\n$x\r\n$1\r\nb\r\n"), chunk: 100).error, "Protocol error: invalid bulk length")
+        XCTAssertNotNil(scanReplies(b("*3\r\n$1\r\na\r\n$99999999999999999999999\r\n"), chunk: 100).error)
+    }
+
     func testEmptyAggregatesAndNulls() {
         let r = scanReplies(b("*0\r\n%0\r\n~0\r\n*-1\r\n"), chunk: 1)
         XCTAssertNil(r.error)
