@@ -42,7 +42,7 @@ public enum ConfigDirectives {
         .init("upstream-client-name", .optionalString(\.upstreamClientName, hint: "<name>", check: clientNameCheck),
               default: "respite", reloadable: true,
               "CLIENT SETNAME of upstream connections; empty = none"),
-        .init("upstream-pool-size", .integer(\.upstreamPoolSize, 1...64), default: "2", reloadable: false,
+        .init("upstream-pool-size", .integer(\.upstreamPoolSize, 1...64), default: "1", reloadable: false,
               "shared connections per upstream per database"),
         .init("upstream-pinned-max", .integer(\.upstreamPinnedMax, 0...1_000_000), default: "1024", reloadable: true,
               "most dedicated upstream connections (MULTI, blocking, pub/sub sessions)"),

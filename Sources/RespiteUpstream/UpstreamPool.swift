@@ -31,7 +31,7 @@ public struct UpstreamSettings: Sendable {
     public var user: String?
     public var password: String?
     public var clientName = "respite"
-    public var poolSize = 2
+    public var poolSize = 1
     public var pinnedMax = 1024
     public var idlePinnedMax = 64
     public var connectTimeoutMs = 2000

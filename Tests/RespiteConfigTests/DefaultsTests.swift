@@ -19,7 +19,7 @@ final class DefaultsTests: XCTestCase {
         XCTAssertNil(d.upstreamUser)
         XCTAssertNil(d.upstreamPassword)
         XCTAssertEqual(d.upstreamClientName, "respite")
-        XCTAssertEqual(d.upstreamPoolSize, 2)
+        XCTAssertEqual(d.upstreamPoolSize, 1)
         XCTAssertEqual(d.upstreamPinnedMax, 1024)
         XCTAssertEqual(d.upstreamConnectTimeoutMs, 2000)
         XCTAssertEqual(d.upstreamTimeoutMs, 5000)
