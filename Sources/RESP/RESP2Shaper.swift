@@ -59,6 +59,11 @@ public enum RESP2Shaper {
     @discardableResult
     public static func shape(frame: UnsafeRawBufferPointer, shape: ReplyShape, into out: ByteBuffer) -> Bool {
         guard let base = frame.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return false }
+        if frame.count == 3 && base[0] == UInt8(ascii: "_") {
+            // A bare null, the commonest RESP3-only reply (GET of a missing key).
+            out.append(shape.topNull == .array ? "*-1\r\n" as StaticString : "$-1\r\n")
+            return true
+        }
         var c = FrameCursor(p: base, n: frame.count, i: 0)
         let mark = out.writeIndex - out.readIndex
         var o = ShapeOutput(out, hint: frame.count + 64)

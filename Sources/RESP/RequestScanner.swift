@@ -41,6 +41,43 @@ public struct ArgRange: Sendable, Equatable {
     }
 }
 
+/// The argument ranges of the last framed request: a view of the scanner's own storage, valid
+/// until its next `scan` (copy it with `Array(_:)` to keep it longer).
+public struct ArgList: RandomAccessCollection {
+    @usableFromInline let base: UnsafePointer<ArgRange>
+    public let count: Int
+    @inlinable init(base: UnsafePointer<ArgRange>, count: Int) { self.base = base; self.count = count }
+    @inlinable public var startIndex: Int { 0 }
+    @inlinable public var endIndex: Int { count }
+    @inlinable public subscript(i: Int) -> ArgRange {
+        precondition(i >= 0 && i < count, "argument index out of range")
+        return base[i]
+    }
+}
+
+/// The scanner's argument storage: one block reused for every request (no per-request array
+/// bookkeeping, no uniqueness checks).
+public final class ArgStore {
+    @usableFromInline var items: UnsafeMutablePointer<ArgRange>
+    @usableFromInline var count = 0
+    @usableFromInline var capacity = 16
+    init() { items = .allocate(capacity: 16) }
+    deinit { items.deallocate() }
+    @inline(__always) func append(_ a: ArgRange) {
+        if count == capacity { reserve(capacity * 2) }
+        items[count] = a
+        count &+= 1
+    }
+    func reserve(_ n: Int) {
+        guard n > capacity else { return }
+        let fresh = UnsafeMutablePointer<ArgRange>.allocate(capacity: n)
+        fresh.update(from: items, count: count)
+        items.deallocate()
+        items = fresh
+        capacity = n
+    }
+}
+
 public enum RequestScan: Equatable {
     /// More bytes are needed; nothing to consume yet.
     case incomplete
@@ -59,7 +96,8 @@ public struct RequestScanner {
     /// Whether the client has authenticated (lower limits apply before).
     public var authenticated: Bool = true
     /// Argument ranges of the last complete frame (valid until the next `scan`).
-    public private(set) var args: [ArgRange] = []
+    @inlinable public var args: ArgList { ArgList(base: UnsafePointer(argStore.items), count: argStore.count) }
+    @usableFromInline let argStore = ArgStore()
 
     private var pos = 0              // bytes of the current frame already scanned
     private var argsLeft = -1        // -1: the `*N` header is not read yet
@@ -67,13 +105,12 @@ public struct RequestScanner {
 
     public init(limits: RESPLimits = RESPLimits()) {
         self.limits = limits
-        args.reserveCapacity(16)
     }
 
     /// Forgets a partially scanned frame.
     public mutating func reset() {
         pos = 0; argsLeft = -1; bulkEnd = -1
-        args.removeAll(keepingCapacity: true)
+        argStore.count = 0
     }
 
     /// Scans the unconsumed bytes `p[0..<n]`, which start at the current frame.
@@ -93,11 +130,11 @@ public struct RequestScanner {
             if !authenticated && count > limits.unauthenticatedMaxElements {
                 return fail("unauthenticated multibulk length")
             }
-            args.removeAll(keepingCapacity: true)
+            argStore.count = 0
             if count <= 0 { let len = nl + 1; reset(); return .empty(length: len) }
             argsLeft = count
             pos = nl + 1
-            if count <= 1024 { args.reserveCapacity(count) }
+            if count <= 1024 { argStore.reserve(count) }
         }
         while argsLeft > 0 {
             if bulkEnd < 0 {
@@ -119,7 +156,7 @@ public struct RequestScanner {
                     if j > pos + 1 && j - pos <= 19 && p[j] == 13 && p[j + 1] == 10
                         && len <= limits.maxBulkLength && (authenticated || len <= limits.unauthenticatedMaxBulkLength) {
                         let start = j + 2
-                        args.append(ArgRange(offset: start, length: len))
+                        argStore.append(ArgRange(offset: start, length: len))
                         bulkEnd = start + len + 2
                         if n < bulkEnd { return .incomplete }
                         pos = bulkEnd
@@ -143,7 +180,7 @@ public struct RequestScanner {
                     return fail("unauthenticated bulk length")
                 }
                 let start = nl + 1
-                args.append(ArgRange(offset: start, length: len))
+                argStore.append(ArgRange(offset: start, length: len))
                 bulkEnd = start + len + 2
             }
             if n < bulkEnd { return .incomplete }

@@ -108,19 +108,19 @@ struct BlockedRequest {
 
 extension Session {
     /// Sends a blocking command on the pinned connection and remembers it for a handoff.
-    func sendBlocking(_ frame: UnsafeRawBufferPointer, args: [ArgRange], shape: ReplyShape) -> Bool {
+    func sendBlocking(_ frame: UnsafeRawBufferPointer, args: ArgList, shape: ReplyShape) -> Bool {
         let seqBefore = nextSeq
         guard sendPinned(frame, shape: shape, blocking: true) else { return false }
-        if let i = slotIndex(seqBefore), slots[i].local == nil,
+        if let i = slotIndex(seqBefore), !slots[i].ready,
            let (arg, millis) = Self.timeoutArgument(frame.baseAddress!, args) {
-            blocked = BlockedRequest(bytes: Array(frame), args: args, timeoutArg: arg, millis: millis,
+            blocked = BlockedRequest(bytes: Array(frame), args: Array(args), timeoutArg: arg, millis: millis,
                                      startedAt: monotonicMs(), seq: seqBefore, shape: shape)
         }
         return true
     }
 
     /// Where a blocking command keeps its timeout.
-    static func timeoutArgument(_ base: UnsafeRawPointer, _ args: [ArgRange]) -> (Int, Bool)? {
+    static func timeoutArgument(_ base: UnsafeRawPointer, _ args: ArgList) -> (Int, Bool)? {
         func arg(_ i: Int) -> UnsafeRawBufferPointer {
             UnsafeRawBufferPointer(start: base + Int(args[i].offset), count: Int(args[i].length))
         }
@@ -182,7 +182,7 @@ extension Session {
         let reencoded = Array(UnsafeRawBufferPointer(start: out.readPointer, count: out.readableCount))
         var ranges = RequestScanner(limits: RESPLimits())
         reencoded.withUnsafeBufferPointer { p in _ = ranges.scan(p.baseAddress!, p.count) }
-        blocked = BlockedRequest(bytes: reencoded, args: ranges.args, timeoutArg: b.timeoutArg, millis: b.millis,
+        blocked = BlockedRequest(bytes: reencoded, args: Array(ranges.args), timeoutArg: b.timeoutArg, millis: b.millis,
                                  startedAt: monotonicMs(), seq: seq, shape: b.shape)
         Log.verbose("Client id=\(id): re-issued its blocking command on upstream connection \(fresh.id) with timeout \(left)")
         return true

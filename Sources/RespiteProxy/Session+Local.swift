@@ -9,7 +9,7 @@ import RespiteUpstream
 
 extension Session {
     /// Answers a local command. Returns false only when it must wait for in-flight replies.
-    func handleLocal(frame: UnsafeRawBufferPointer, args: [ArgRange], command: Int32, shape: ReplyShape) -> Bool {
+    func handleLocal(frame: UnsafeRawBufferPointer, args: ArgList, command: Int32, shape: ReplyShape) -> Bool {
         let base = frame.baseAddress!
         func arg(_ i: Int) -> UnsafeRawBufferPointer {
             UnsafeRawBufferPointer(start: base + Int(args[i].offset), count: Int(args[i].length))

@@ -17,8 +17,12 @@ extension Session {
         case .off: suppress = true
         case .skipNext: suppress = true; replyMode = .on
         }
-        slots.append(ReplySlot(seq: seq, shape: shape, local: nil, suppress: suppress,
-                               pushesExpected: pushes, execShapes: execShapes))
+        var slot = ReplySlot(seq: seq, shape: shape, suppress: suppress, pushesExpected: pushes)
+        if let execShapes {
+            slot.hasExtras = true
+            slotExtras[seq] = SlotExtras(execShapes: execShapes)
+        }
+        slots.append(slot)
         return seq
     }
 
@@ -37,17 +41,33 @@ extension Session {
             nextSeq &+= 1
             return
         }
-        slots.append(ReplySlot(seq: nextSeq, shape: .plain, local: bytes, suppress: suppress,
-                               pushesExpected: 0, execShapes: nil))
+        var slot = ReplySlot(seq: nextSeq, shape: .plain, suppress: suppress)
+        slot.ready = true
+        slot.hasExtras = true
+        slotExtras[nextSeq] = SlotExtras(local: bytes)
+        slots.append(slot)
         nextSeq &+= 1
     }
 
     /// Writes every ready slot at the head.
     func drainReadySlots() {
-        while let head = slots.first, let bytes = head.local {
-            if !head.suppress { outbuf.append(bytes) }
-            _ = slots.popFirst()
+        while let head = slots.first, head.ready {
+            if !head.suppress, let bytes = slotExtras[head.seq]?.local { outbuf.append(bytes) }
+            popSlot()
         }
+    }
+
+    /// Drops the oldest slot, and whatever it kept beside the ring.
+    func popSlot() {
+        guard let head = slots.popFirst() else { return }
+        if head.hasExtras { slotExtras[head.seq] = nil }
+    }
+
+    /// The extras of the slot at `i`, created on first use.
+    func setExtras(at i: Int, _ update: (inout SlotExtras) -> Void) {
+        let seq = slots[i].seq
+        slots[i].hasExtras = true
+        update(&slotExtras[seq, default: SlotExtras()])
     }
 
     /// An upstream reply for slot `seq`. Usually the oldest owed slot; a request sent again
@@ -56,20 +76,22 @@ extension Session {
     func upstreamReply(_ conn: UpstreamConnection, seq: UInt32, frame: UnsafeRawBufferPointer, info: ReplyFrame) {
         if conn.pinned && blocked != nil && reissueIfUnblocked(conn, seq: seq, info: info, frame: frame) { return }
         if conn.pinned { pinnedInFlight -= 1 } else { sharedInFlight -= 1 }
-        if let head = slots.first, head.seq == seq, head.local == nil {
-            if let n = head.nameOnSuccess {
+        if let head = slots.first, head.seq == seq, !head.ready {
+            if head.hasExtras, let n = slotExtras[seq]?.nameOnSuccess {
                 if info.type == UInt8(ascii: "*"), frame.count > 1, frame[1] != UInt8(ascii: "-") { name = n }
                 awaitingLocalEffect = false
                 noteProgress()
             }
             if !head.suppress { writeReply(frame, info, head, into: outbuf) }
-            _ = slots.popFirst()
+            popSlot()
             drainReadySlots()
-        } else if let i = slotIndex(seq), slots[i].local == nil {
+        } else if let i = slotIndex(seq), !slots[i].ready {
             let held = proxy.scratch
             held.clear()
             if !slots[i].suppress { writeReply(frame, info, slots[i], into: held) }
-            slots[i].local = held.readableBytes()
+            let bytes = held.readableBytes()
+            setExtras(at: i) { $0.local = bytes }
+            slots[i].ready = true
         } else {
             Log.warning("Reply order broken for client id=\(id) (slot \(seq)); closing it")
             close()
@@ -102,7 +124,7 @@ extension Session {
     func writeReply(_ frame: UnsafeRawBufferPointer, _ info: ReplyFrame, _ slot: ReplySlot, into out: ByteBuffer) {
         if proto == 3 || (!info.hasRESP3 && !(slot.shape.flattenPairs && RESP2Shaper.needsShaping(frame, shape: slot.shape))) {
             out.append(frame)
-        } else if let shapes = slot.execShapes {
+        } else if slot.hasExtras, let shapes = slotExtras[slot.seq]?.execShapes {
             if !RESP2Shaper.shapeExec(frame: frame, elementShapes: shapes, into: out) { out.append(frame) }
         } else {
             if !RESP2Shaper.shape(frame: frame, shape: slot.shape, into: out) { out.append(frame) }
@@ -143,10 +165,10 @@ extension Session {
     /// Forwards a (un)subscribe confirmation and counts it against the request that asked.
     private func confirmSubscriptionPush(_ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) {
         writePush(frame, info)
-        guard var head = slots.first, head.local == nil, head.pushesExpected > 0 else { return }
+        guard var head = slots.first, !head.ready, head.pushesExpected > 0 else { return }
         head.pushesExpected -= 1
         if head.pushesExpected > 0 { slots[0] = head; return }
-        _ = slots.popFirst()
+        popSlot()
         pinnedInFlight -= 1
         drainReadySlots()
         releasePinnedIfIdle()

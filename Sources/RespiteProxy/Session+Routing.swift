@@ -11,7 +11,7 @@ import RespiteUpstream
 
 extension Session {
     /// Routes one request. False means "not now": it must wait for in-flight replies.
-    func handle(frame: UnsafeRawBufferPointer, args: [ArgRange]) -> Bool {
+    func handle(frame: UnsafeRawBufferPointer, args: ArgList) -> Bool {
         let base = frame.baseAddress!
         let argc = args.count
         let nameRange = args[0]
@@ -51,7 +51,7 @@ extension Session {
                 let sent = sendPinned(frame, shape: shape, execShapes: isExec ? shapes : nil)
                 // A CLIENT SETNAME queued in the transaction names this session when EXEC runs.
                 if isExec, let queuedName = multiName, let i = slotIndex(seq) {
-                    slots[i].nameOnSuccess = queuedName
+                    setExtras(at: i) { $0.nameOnSuccess = queuedName }
                     awaitingLocalEffect = true
                 }
                 multiName = nil
@@ -275,8 +275,8 @@ extension Session {
         }
         pinned = nil
         // Push-answered slots will never complete; fail them.
-        while let head = slots.first, head.local == nil, head.pushesExpected > 0 {
-            _ = slots.popFirst()
+        while let head = slots.first, !head.ready, head.pushesExpected > 0 {
+            popSlot()
             pinnedInFlight -= 1
             addLocalReply(Array("-ERR Respite: upstream connection lost (\(conn.closeReason))\r\n".utf8))
         }
@@ -307,7 +307,7 @@ extension Session {
         addLocalReply(Array(text.utf8))
     }
 
-    func hasBlockArgument(_ base: UnsafeRawPointer, _ args: [ArgRange]) -> Bool {
+    func hasBlockArgument(_ base: UnsafeRawPointer, _ args: ArgList) -> Bool {
         var i = 1
         while i < args.count {
             let a = UnsafeRawBufferPointer(start: base + Int(args[i].offset), count: Int(args[i].length))
@@ -319,7 +319,7 @@ extension Session {
     }
 
     /// `CLIENT TRACKING … REDIRECT <id> …`: the id and its argument index.
-    func redirectArgument(_ base: UnsafeRawPointer, _ args: [ArgRange]) -> (id: Int64, index: Int)? {
+    func redirectArgument(_ base: UnsafeRawPointer, _ args: ArgList) -> (id: Int64, index: Int)? {
         var i = 2
         while i + 1 < args.count {
             let a = UnsafeRawBufferPointer(start: base + Int(args[i].offset), count: Int(args[i].length))
@@ -337,7 +337,7 @@ extension Session {
     }
 
     /// RESP2 PING while subscribed: `*2 pong <arg or "">`, as Redis answers it.
-    func pingInSubscribedRESP2(frame: UnsafeRawBufferPointer, args: [ArgRange]) -> Bool {
+    func pingInSubscribedRESP2(frame: UnsafeRawBufferPointer, args: ArgList) -> Bool {
         if args.count > 2 {
             addLocalReply(Array("-ERR wrong number of arguments for 'ping' command\r\n".utf8))
             return true
@@ -354,7 +354,7 @@ extension Session {
     }
 
     /// UNSUBSCRIBE and friends with no subscriptions: answered as Redis does, count 0.
-    func unsubscribeWhenNotSubscribed(_ name: UnsafeRawBufferPointer, _ base: UnsafeRawPointer, _ args: [ArgRange]) -> Bool {
+    func unsubscribeWhenNotSubscribed(_ name: UnsafeRawBufferPointer, _ base: UnsafeRawPointer, _ args: ArgList) -> Bool {
         let kind = String(decoding: name, as: UTF8.self).lowercased()
         let header = proto == 3 ? ">3\r\n" : "*3\r\n"
         var b: [UInt8] = []

@@ -27,21 +27,35 @@ struct PinReasons: OptionSet {
     static let dirty = PinReasons(rawValue: 64)
 }
 
-/// One reply owed to the client, in request order.
+/// One reply owed to the client, in request order. A plain value (nothing to reference-count
+/// as it moves through the ring); what only a few slots need lives in `Session.slotExtras`.
 struct ReplySlot {
     var seq: UInt32
+    /// Sub/unsub confirmations (pushes) still expected for this request.
+    var pushesExpected: Int32 = 0
     /// How to render the reply for a RESP2 client.
     var shape: ReplyShape
-    /// Reply bytes of a local reply, ready to go out (nil while the upstream owes it).
-    var local: [UInt8]?
+    /// The reply's bytes are ready, in `slotExtras[seq].local` (a local reply, or an upstream
+    /// reply that overtook an older one); false while the upstream owes it.
+    var ready = false
     /// The client asked for no reply (CLIENT REPLY OFF / SKIP).
-    var suppress: Bool
-    /// Sub/unsub confirmations (pushes) still expected for this request.
-    var pushesExpected: Int32
+    var suppress = false
+    /// `slotExtras` holds an entry for this slot.
+    var hasExtras = false
+
+    init(seq: UInt32, shape: ReplyShape, suppress: Bool, pushesExpected: Int32 = 0) {
+        self.seq = seq; self.shape = shape; self.suppress = suppress; self.pushesExpected = pushesExpected
+    }
+}
+
+/// What a few reply slots carry besides the plain fields, keyed by slot sequence number.
+struct SlotExtras {
+    /// Reply bytes ready to go out.
+    var local: [UInt8]?
     /// For EXEC: the shapes of the queued commands.
     var execShapes: [ReplyShape]?
     /// For EXEC: the client name a queued CLIENT SETNAME sets once the transaction runs.
-    var nameOnSuccess: [UInt8]? = nil
+    var nameOnSuccess: [UInt8]?
 }
 
 enum ReplyMode { case on, off, skipNext }
@@ -102,7 +116,8 @@ final class Session {
     var blocked: BlockedRequest?
 
     // Reply order.
-    var slots = Ring<ReplySlot>(capacity: 32)
+    let slots = Ring<ReplySlot>(capacity: 32)
+    var slotExtras: [UInt32: SlotExtras] = [:]
     var nextSeq: UInt32 = 0
 
     // Flow control. `waiting`: input stopped until replies arrive or output drains (a route
@@ -211,7 +226,11 @@ final class Session {
                 InlineSplitter.encode(parts, into: scratch)
                 var sub = RequestScanner(limits: RESPLimits())
                 guard case .frame = sub.scan(scratch.readPointer, scratch.readableCount) else { inbuf.consume(len); continue }
-                if handle(frame: UnsafeRawBufferPointer(start: scratch.readPointer, count: scratch.readableCount), args: sub.args) {
+                // `args` points into `sub`'s storage: keep it alive until the request is routed.
+                let routed = withExtendedLifetime(sub) {
+                    handle(frame: UnsafeRawBufferPointer(start: scratch.readPointer, count: scratch.readableCount), args: sub.args)
+                }
+                if routed {
                     inbuf.consume(len)
                 } else {
                     waiting = true

@@ -107,7 +107,7 @@ public final class UpstreamConnection {
     let retainsRequests: Bool
     let held = ByteBuffer(capacity: 1024)
     var scanner: ReplyScanner
-    public private(set) var fifo = Ring<Pending>(capacity: 64)
+    public let fifo = Ring<Pending>(capacity: 64)
     var handshakeLeft = 0
     var heldCount = 0
     var writeArmed = false
