@@ -65,7 +65,9 @@ def parse_csv(text: str) -> dict[str, Sample]:
     return rows
 
 
-def run_benchmark(port: int, tests: str, clients: int, requests: int, pipeline: int) -> dict[str, Sample]:
+def run_benchmark(port: int, tests: str, clients: int, requests: int, pipeline: int) -> tuple[dict[str, Sample], int]:
+    """Runs redis-benchmark once; returns its samples and the requests it sent (`requests` per
+    CSV row, the LPUSH that fills LRANGE's list included)."""
     argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-t", tests, "-c", str(clients),
             "-n", str(requests), "-P", str(pipeline), "--csv"]
     done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
@@ -74,7 +76,14 @@ def run_benchmark(port: int, tests: str, clients: int, requests: int, pipeline: 
     rows = parse_csv(done.stdout)
     if not rows:
         raise RuntimeError(f"{shlex.join(argv)} printed no results: {done.stdout!r} {done.stderr!r}")
-    return rows
+    sent = requests * sum(1 for r in csv.DictReader(io.StringIO(done.stdout)) if r.get("test"))
+    return rows, sent
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def flushall(port: int) -> None:
@@ -144,6 +153,8 @@ class Results:
     samples: dict[int, dict[str, dict[str, list[Sample]]]] = field(default_factory=dict)
     idle: dict[str, IdleResult] = field(default_factory=dict)
     stall: list = field(default_factory=list)  # StallRun, steady then bind
+    # cpu[pipeline][target] -> the proxy's CPU µs per request, one per round (whole run)
+    cpu: dict[int, dict[str, list[float]]] = field(default_factory=dict)
 
     def add(self, pipeline: int, target: str, rows: dict[str, Sample]) -> None:
         per = self.samples.setdefault(pipeline, {}).setdefault(target, {})
@@ -197,6 +208,21 @@ def table(results: Results, pipeline: int) -> list[str]:
             row.append(verdict(r.p99 <= w.p99) if r and w else "–")
         lines.append("| " + " | ".join(row) + " |")
     return lines
+
+
+def cpu_line(results: Results, pipeline: int) -> list[str]:
+    """The proxies' own CPU per request: what the sidecar costs, independent of how the
+    machine's scheduler shared the cores among the three processes."""
+    per = results.cpu.get(pipeline, {})
+    med = {x: statistics.median(v) for x, v in per.items() if v}
+    if not med:
+        return []
+    parts = [f"{LABEL[x]} {med[x]:.2f} µs" for x in results.targets if x in med]
+    ratio = ""
+    if "respite" in med and "twemproxy" in med and med["twemproxy"] > 0:
+        ratio = f" (Respite ÷ twemproxy {med['respite'] / med['twemproxy']:.2f}×)"
+    return ["Proxy CPU per request (user + system, all tests of the run, median over rounds): "
+            + ", ".join(parts) + ratio + ".", ""]
 
 
 def summary(results: Results) -> list[str]:
@@ -290,7 +316,10 @@ def report(results: Results, args: argparse.Namespace, argv: list[str], started:
            "twemproxy runs as `server_connections: 1`, `preconnect: true`; Respite with its defaults "
            "(plus any arguments shown below). Everything shares the machine with redis-benchmark, which "
            "itself takes most of a core, so the absolute numbers are lower than on a quiet many-core host; "
-           "the ratios are the point.",
+           "the ratios are the point. On two cores the three busy processes (redis-benchmark, redis-server, "
+           "the proxy) share the CPUs as the scheduler decides, so requests/s moves by 10–30% from round to "
+           "round; below each table, the proxies' own CPU per request shows what each one costs without "
+           "that noise.",
            "",
            f"- command: `{shlex.join(argv)}`",
            f"- date: {started.strftime('%Y-%m-%d %H:%M %Z').strip()} (took {elapsed / 60:.1f} min)",
@@ -307,7 +336,7 @@ def report(results: Results, args: argparse.Namespace, argv: list[str], started:
     for pipeline, n in ((1, args.requests), (16, args.requests_pipelined)):
         if pipeline not in results.samples:
             continue
-        out += [f"## -P {pipeline} (-n {n}, -c {args.clients})", ""] + table(results, pipeline) + [""]
+        out += [f"## -P {pipeline} (-n {n}, -c {args.clients})", ""] + table(results, pipeline) + [""] + cpu_line(results, pipeline)
     s = summary(results)
     if results.stall:
         b = results.stall[-1]
@@ -428,8 +457,13 @@ def main(argv: list[str]) -> int:
                     for target in order:
                         flushall(redis.port)
                         t = time.monotonic()
-                        rows = run_benchmark(ports[target], args.tests, args.clients, n, pipeline)
+                        pid = procs[target].proc.pid if target in procs else None
+                        cpu0 = cpu_seconds(pid) if pid else 0.0
+                        rows, sent = run_benchmark(ports[target], args.tests, args.clients, n, pipeline)
                         results.add(pipeline, target, rows)
+                        if pid and sent:
+                            us = (cpu_seconds(pid) - cpu0) * 1e6 / sent
+                            results.cpu.setdefault(pipeline, {}).setdefault(target, []).append(us)
                         log(f"round {rnd + 1}/{args.rounds} -P {pipeline:<2} {target:<9} {time.monotonic() - t:5.1f}s  "
                             + "  ".join(f"{k} {fmt_rps(v.rps)}" for k, v in rows.items()))
                 order = order[1:] + order[:1]
