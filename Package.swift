@@ -28,9 +28,9 @@ let package = Package(
         .target(name: "RespiteUpstream", dependencies: ["RESP", "RespiteCommands", "RespiteMaintenance", "Observability", "EventLoop"], swiftSettings: hotPath),
         .target(name: "RespiteProxy", dependencies: ["RESP", "RespiteCommands", "RespiteConfig", "RespiteMaintenance", "RespiteUpstream", "Observability", "EventLoop"], swiftSettings: hotPath),
         .executableTarget(name: "respite", dependencies: ["RespiteProxy", "RespiteUpstream", "RespiteMaintenance", "Observability", "RespiteCommands", "RespiteConfig", "RESP", "EventLoop"]),
-        .target(name: "MaintenanceSimulator", dependencies: ["EventLoop", "RESP"], swiftSettings: hotPath),
+        .target(name: "MaintenanceSimulator", dependencies: ["EventLoop", "RESP", "Observability"], swiftSettings: hotPath),
         .executableTarget(name: "respite-maintsim", dependencies: ["MaintenanceSimulator", "EventLoop"]),
-        .target(name: "RespiteLoad", dependencies: ["EventLoop", "RESP", .product(name: "Histogram", package: "hdrhistogram-swift")], swiftSettings: hotPath),
+        .target(name: "RespiteLoad", dependencies: ["EventLoop", "RESP", "Observability", .product(name: "Histogram", package: "hdrhistogram-swift")], swiftSettings: hotPath),
         .executableTarget(name: "respite-load", dependencies: ["RespiteLoad"]),
         .target(name: "RespiteTestSupport", dependencies: ["RESP"], path: "Tests/Support"),
         .testTarget(name: "RESPTests", dependencies: ["RESP"]),
@@ -39,6 +39,6 @@ let package = Package(
         .testTarget(name: "RespiteMaintenanceTests", dependencies: ["RespiteMaintenance", "RESP"]),
         .testTarget(name: "RespiteProxyTests", dependencies: ["RespiteProxy", "RESP"]),
         .testTarget(name: "MaintenanceSimulatorTests", dependencies: ["MaintenanceSimulator", "EventLoop", "RESP"]),
-        .testTarget(name: "RespiteLoadTests", dependencies: ["RespiteLoad", "EventLoop", "RESP", "RespiteTestSupport"]),
+        .testTarget(name: "RespiteLoadTests", dependencies: ["RespiteLoad", "Observability", "EventLoop", "RESP", "RespiteTestSupport"]),
     ]
 )

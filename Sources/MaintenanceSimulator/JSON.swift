@@ -1,6 +1,8 @@
 // JSON: the small JSON reader and writer the control API needs (objects, arrays, strings,
 // numbers, booleans, null). Cold path; no Foundation.
 
+import Observability
+
 /// A parsed JSON value.
 public indirect enum JSON: Equatable, Sendable {
     case object([String: JSON])
@@ -55,33 +57,13 @@ public indirect enum JSON: Equatable, Sendable {
         case .number(let d):
             if d == d.rounded() && abs(d) < 1e15 { return String(Int64(d)) }
             return String(d)
-        case .string(let s): return JSON.quote(s)
+        case .string(let s): return JSONString.quote(s)
         case .array(let a): return "[" + a.map(\.text).joined(separator: ",") + "]"
         case .object(let o):
-            return "{" + o.keys.sorted().map { JSON.quote($0) + ":" + o[$0]!.text }.joined(separator: ",") + "}"
+            return "{" + o.keys.sorted().map { JSONString.quote($0) + ":" + o[$0]!.text }.joined(separator: ",") + "}"
         }
     }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let h = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
 }
 
 private struct JSONParser {

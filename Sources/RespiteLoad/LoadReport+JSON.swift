@@ -2,6 +2,7 @@
 // acknowledged SET keys are per-client inclusive ranges of key numbers. Written by hand (no
 // Foundation); the schema is documented in docs/load-tool.md.
 
+import Observability
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,22 +18,22 @@ extension LoadReport {
         let o = options
         var j = "{\n"
         func field(_ name: String, _ raw: String, last: Bool = false) {
-            j += "  " + LoadReport.quote(name) + ": " + raw + (last ? "\n" : ",\n")
+            j += "  " + JSONString.quote(name) + ": " + raw + (last ? "\n" : ",\n")
         }
         func counts(_ d: [String: Int]) -> String {
-            "{" + d.sorted(by: { $0.key < $1.key }).map { LoadReport.quote($0.key) + ": \($0.value)" }.joined(separator: ", ") + "}"
+            "{" + d.sorted(by: { $0.key < $1.key }).map { JSONString.quote($0.key) + ": \($0.value)" }.joined(separator: ", ") + "}"
         }
-        field("tool", LoadReport.quote("respite-load"))
-        field("mode", LoadReport.quote(o.mode.rawValue))
-        field("target", LoadReport.quote(o.target))
+        field("tool", JSONString.quote("respite-load"))
+        field("mode", JSONString.quote(o.mode.rawValue))
+        field("target", JSONString.quote(o.target))
         field("clients", "\(o.clients)")
         field("pipeline", "\(o.pipeline)")
         field("resp", "\(o.resp)")
         field("timeout_ms", "\(o.timeoutMs)")
-        field("key_prefix", LoadReport.quote(o.keyPrefix))
-        field("set_key_format", LoadReport.quote("{prefix}:{client}:{n}"))
-        field("set_value", LoadReport.quote("the key itself"))
-        field("counter_key_format", LoadReport.quote("{prefix}:{client}:counter"))
+        field("key_prefix", JSONString.quote(o.keyPrefix))
+        field("set_key_format", JSONString.quote("{prefix}:{client}:{n}"))
+        field("set_value", JSONString.quote("the key itself"))
+        field("counter_key_format", JSONString.quote("{prefix}:{client}:counter"))
         field("run_us", "\(runUs)")
         field("total_us", "\(totalUs)")
         field("requests", "\(requests)")
@@ -57,9 +58,9 @@ extension LoadReport {
         var list = "[\n"
         for (i, c) in clients.enumerated() {
             let ranges = c.setAcked.map { "[\($0.first), \($0.last)]" }.joined(separator: ", ")
-            list += "    {\"client\": \(c.id), \"role\": \(LoadReport.quote(c.role)), \"set_acked\": [\(ranges)]"
+            list += "    {\"client\": \(c.id), \"role\": \(JSONString.quote(c.role)), \"set_acked\": [\(ranges)]"
             list += ", \"set_acked_count\": \(c.setAckedCount), \"set_unknown\": \(c.setUnknown)"
-            list += ", \"incr_key\": \(LoadReport.quote(counterKey(client: c.id))), \"incr_acked\": \(c.incrAcked)"
+            list += ", \"incr_key\": \(JSONString.quote(counterKey(client: c.id))), \"incr_acked\": \(c.incrAcked)"
             list += ", \"incr_unknown\": \(c.incrUnknown), \"incr_last\": \(c.incrLast.map { "\($0)" } ?? "null")}"
             list += i + 1 < clients.count ? ",\n" : "\n"
         }
@@ -78,27 +79,5 @@ extension LoadReport {
         let n = text.withCString { fputs($0, f) }
         let closed = fclose(f)
         if n < 0 || closed != 0 { throw LoadReportWriteError(description: "cannot write \(path)") }
-    }
-
-    /// A JSON string literal.
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let hex = Array("0123456789abcdef".unicodeScalars)
-                    out += "\\u00" + String(hex[Int(u.value >> 4)]) + String(hex[Int(u.value & 15)])
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
     }
 }

@@ -1,6 +1,7 @@
 // The command line and the report's hand-made formatting: flags, defaults, bad input, JSON quoting.
 
 import XCTest
+import Observability
 @testable import RespiteLoad
 
 final class LoadOptionsTests: XCTestCase {
@@ -46,6 +47,6 @@ final class LoadOptionsTests: XCTestCase {
         XCTAssertEqual(LoadReport.ms(1234), "1.23")
         XCTAssertEqual(LoadReport.ms(100_050), "100.05")
         XCTAssertEqual(LoadReport.seconds(2_000_000), "2.00")
-        XCTAssertEqual(LoadReport.quote("a\"b\\c\n\u{1}"), "\"a\\\"b\\\\c\\n\\u0001\"")
+        XCTAssertEqual(JSONString.quote("a\"b\\c\n\u{1}"), "\"a\\\"b\\\\c\\n\\u0001\"")
     }
 }
