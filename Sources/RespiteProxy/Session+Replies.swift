@@ -97,8 +97,10 @@ extension Session {
             close()
             return
         }
-        afterRemoteReply(conn, frame: frame, info: info)
+        // Marked before the pin may be released: releasing closes a dirty connection, and a
+        // connection that closes while delivering flushes the sessions marked by then.
         markDirty()
+        afterRemoteReply(conn, frame: frame, info: info)
     }
 
     /// Index of the slot with sequence number `seq`.

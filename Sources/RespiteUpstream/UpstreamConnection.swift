@@ -340,7 +340,12 @@ public final class UpstreamConnection {
             case .bytes(let n):
                 inbuf.commit(n)
                 reads += 1
-                if !deliver() { return }
+                if !deliver() {
+                    // Closed while delivering (a released pin, a bad reply): whatever the
+                    // replies it delivered made ready still goes out in this pass.
+                    pool.delegate?.upstreamReadDone(self)
+                    return
+                }
                 if n < inbuf.writableCount + n || reads >= 16 { break }
                 continue
             case .wouldBlock: break
