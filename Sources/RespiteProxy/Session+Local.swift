@@ -44,6 +44,7 @@ extension Session {
             }
             pinReasons = []
             multiShapes = []
+            multiFailure = nil
             channels.removeAll(); patterns.removeAll(); shardChannels.removeAll()
             proto = 2
             db = 0

@@ -19,8 +19,16 @@ extension Session {
         if let request, !conn.pinned, p.attempts < Self.maxAttempts, lost == .unsent || p.readOnly {
             if resend(request, p, from: conn) { return }
         }
-        if let request, conn.pinned, p.attempts < Self.maxAttempts, lost == .unsent {
+        if let request, conn.pinned, p.attempts < Self.maxAttempts, lost == .unsent, failedPinnedID != conn.id {
             if resendPinned(request, p) { return }
+        }
+        if conn.pinned {
+            // Requests on a pinned connection build on each other (MULTI, WATCH): once one of
+            // them fails for good, the ones behind it on that connection fail too, never run
+            // without it; and a transaction the client has not ended yet is refused up to its
+            // EXEC or DISCARD.
+            failedPinnedID = conn.id
+            if inMulti { transactionFailed(conn.closeReason) }
         }
         if lost == .outcomeUnknown && !p.readOnly {
             proxy.pool.countUnknownOutcome()

@@ -39,6 +39,20 @@ extension Session {
             addLocalReply(Array("-NOAUTH Authentication required.\r\n".utf8))
             return true
         }
+        // A transaction whose MULTI failed: its commands never run, whatever the client sent
+        // before it read the error; EXEC and DISCARD end it.
+        if let why = multiFailure, !(matches(nameBytes, "quit") || matches(nameBytes, "reset")) {
+            if matches(nameBytes, "exec") {
+                multiFailure = nil
+                addLocalReply(Array("-EXECABORT Transaction discarded because of previous errors.\r\n".utf8))
+            } else if matches(nameBytes, "discard") {
+                multiFailure = nil
+                addLocalReply(Array("+OK\r\n".utf8))
+            } else {
+                addLocalReply(Array("-ERR Respite: command not queued: the transaction could not start upstream (\(why))\r\n".utf8))
+            }
+            return true
+        }
         // Inside MULTI everything but the transaction's own controls is queued upstream.
         if inMulti {
             if matches(nameBytes, "exec") || matches(nameBytes, "discard") {
@@ -197,6 +211,7 @@ extension Session {
             do {
                 pinned = try proxy.pool.leasePinned(db: db, session: index)
             } catch {
+                if inMulti { transactionFailed(unavailableText(error)) }
                 pinReasons = []
                 replyUnavailable(error)
                 return true
@@ -295,16 +310,28 @@ extension Session {
     }
 
     func replyUnavailable(_ error: UpstreamUnavailable) {
-        let text: String
+        addLocalReply(Array("-ERR Respite: \(unavailableText(error))\r\n".utf8))
+    }
+
+    func unavailableText(_ error: UpstreamUnavailable) -> String {
         switch error {
         case .down(let why):
-            text = "-ERR Respite: upstream \(proxy.pool.settings.address) unavailable (\(why.isEmpty ? "connecting" : why))\r\n"
+            return "upstream \(proxy.pool.settings.address) unavailable (\(why.isEmpty ? "connecting" : why))"
         case .tooManyPinned(let max):
-            text = "-ERR Respite: too many dedicated upstream connections (upstream-pinned-max \(max))\r\n"
+            return "too many dedicated upstream connections (upstream-pinned-max \(max))"
         case .queueFull(let max):
-            text = "-ERR Respite: upstream queue full (upstream-queue-limit \(max))\r\n"
+            return "upstream queue full (upstream-queue-limit \(max))"
         }
-        addLocalReply(Array(text.utf8))
+    }
+
+    /// The open transaction cannot run upstream: the rest of it, up to EXEC or DISCARD, is
+    /// refused rather than run outside any transaction.
+    func transactionFailed(_ why: String) {
+        multiFailure = why
+        multiShapes.removeAll()
+        multiName = nil
+        pinReasons.remove(.multi)
+        pinReasons.remove(.watch)
     }
 
     func hasBlockArgument(_ base: UnsafeRawPointer, _ args: ArgList) -> Bool {

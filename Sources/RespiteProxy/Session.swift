@@ -100,6 +100,12 @@ final class Session {
     var multiShapes: [ReplyShape] = []
     /// A CLIENT SETNAME queued in the open transaction.
     var multiName: [UInt8]?
+    /// Why the client's open transaction could not start upstream (its MULTI, or the connection
+    /// it was queued on, failed): until its EXEC or DISCARD no command of it may run.
+    var multiFailure: String?
+    /// The pinned connection on which a request failed for good: requests behind it there are
+    /// not sent again.
+    var failedPinnedID = -1
     /// An EXEC that will change local state is in flight.
     var awaitingLocalEffect = false
     var channels: Set<[UInt8]> = []
