@@ -10,15 +10,18 @@ BIN         := .build/$(CONFIG)/respite
 MAINTSIM    := .build/$(CONFIG)/respite-maintsim
 LOAD        := .build/$(CONFIG)/respite-load
 BENCH_ARGS  ?=
+COMPAT_ARGS ?=
 
-.PHONY: all deps build test unit-test blackbox-test demo bench clean help
+.PHONY: all deps build test unit-test blackbox-test compat compat-baseline demo bench clean help
 
 all: build
 
 help:
 	@echo "make deps    install missing Debian/Python dependencies (idempotent)"
 	@echo "make build   swift build -c $(CONFIG): $(BIN), $(MAINTSIM), $(LOAD)"
-	@echo "make test    deps + build + swift test + pytest black-box suite"
+	@echo "make test    deps + build + swift test + pytest black-box suite + make compat"
+	@echo "make compat  Redis's own TCL suite through Respite, RESP2 and RESP3, against the"
+	@echo "             committed direct baseline (tests/compat/); COMPAT_ARGS='--unit unit/multi'"
 	@echo "make demo    deps + build + Respite in front of respite-maintsim, respite-load through a"
 	@echo "             bind, a migrate and a failover; checks every acknowledged write (< 1 min)"
 	@echo "make bench   deps + build + direct vs twemproxy vs Respite, and the stall through a bind"
@@ -40,6 +43,8 @@ test: deps build
 	echo "$(SWIFT) test"; $(SWIFT) test || rc=1; \
 	echo "RESPITE_BIN=$(CURDIR)/$(BIN) $(PYTHON) -m pytest tests -q"; \
 	RESPITE_BIN=$(CURDIR)/$(BIN) $(PYTHON) -m pytest tests -q || rc=1; \
+	echo "$(PYTHON) scripts/compat.py --respite $(BIN) $(COMPAT_ARGS)"; \
+	$(PYTHON) scripts/compat.py --respite $(BIN) $(COMPAT_ARGS) || rc=1; \
 	if [ $$rc -ne 0 ]; then echo "make test: FAILED (see above)" >&2; fi; \
 	exit $$rc
 
@@ -48,6 +53,15 @@ unit-test:
 
 blackbox-test: build
 	RESPITE_BIN=$(CURDIR)/$(BIN) $(PYTHON) -m pytest tests -q
+
+# Redis's own test suite (from Debian's source package of the installed redis-server) through
+# Respite in both protocols, compared with the committed baseline; see docs/compatibility.md.
+compat: deps build
+	$(PYTHON) scripts/compat.py --respite $(BIN) $(COMPAT_ARGS)
+
+# Re-make the baseline: the same suite directly against redis-server.
+compat-baseline: deps
+	$(PYTHON) scripts/compat.py --direct --write-baseline $(COMPAT_ARGS)
 
 demo: deps build
 	RESPITE_BIN=$(CURDIR)/$(BIN) bash scripts/demo.sh

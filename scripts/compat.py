@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import re
 import shutil
 import signal
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,11 +114,13 @@ class Client:
         raise RuntimeError(f"unexpected reply {line!r}")
 
 
-def pings(port: int) -> bool:
+def pings(port: int, answers: bool = False) -> bool:
+    """PING answers PONG (or, with `answers`, anything at all: a busy server is alive)."""
     try:
         c = Client(port, timeout=1.0)
         try:
-            return c.call("PING") == "PONG"
+            r = c.call("PING")
+            return r == "PONG" or (answers and isinstance(r, RuntimeError))
         finally:
             c.close()
     except OSError:
@@ -150,11 +154,11 @@ class Server:
             c.close()
 
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None and pings(self.port)
+        return self.proc is not None and self.proc.poll() is None and pings(self.port, answers=True)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.kill()
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
@@ -166,9 +170,10 @@ class Server:
         """Puts the server back as it started: the state units leave behind is theirs, not Respite's."""
         c = Client(self.port)
         try:
-            for cmd in (("CLIENT", "UNPAUSE"), ("SCRIPT", "KILL"), ("FUNCTION", "KILL"),
-                        ("MULTI",), ("DISCARD",)):
+            for cmd in (("CLIENT", "UNPAUSE"), ("SCRIPT", "KILL"), ("FUNCTION", "KILL")):
                 c.call(*cmd)
+            # A script that has written cannot be killed; the caller restarts the server then.
+            wait_until(lambda: c.call("PING") == "PONG", 10, "redis-server to be idle")
             current = c.call("CONFIG", "GET", "*")
             current = dict(zip(current[::2], current[1::2]))
             changed = [(k, v) for k, v in self.initial_config.items() if current.get(k) != v]
@@ -201,11 +206,11 @@ class Respite:
         wait_until(lambda: self.proc.poll() is None and pings(self.port), 15, "respite")
 
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None and pings(self.port)
+        return self.proc is not None and self.proc.poll() is None and pings(self.port, answers=True)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.kill()
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
@@ -229,6 +234,12 @@ def prepare_suite(src: Path, dest: Path, resp3: bool) -> Path:
     if (src / "src").exists():
         shutil.copytree(src / "src", dest / "src", symlinks=True)
     (dest / "tests" / "tmp").mkdir(exist_ok=True)
+    # Units that drive the tools (redis-cli, redis-benchmark, the checkers) look for them in src/.
+    (dest / "src").mkdir(exist_ok=True)
+    for tool in ("redis-server", "redis-cli", "redis-benchmark", "redis-check-aof", "redis-check-rdb"):
+        found = shutil.which(tool)
+        if found and not (dest / "src" / tool).exists():
+            (dest / "src" / tool).symlink_to(found)
     if resp3:
         path = dest / "tests" / "support" / "redis.tcl"
         text = path.read_text()
@@ -242,8 +253,8 @@ def prepare_suite(src: Path, dest: Path, resp3: bool) -> Path:
             "}\n")
         text = text.replace(
             "    interp alias {} ::redis::redisHandle$id {} ::redis::__dispatch__ $id\n}",
-            "    interp alias {} ::redis::redisHandle$id {} ::redis::__dispatch__ $id\n"
-            "    ::redis::__respite_hello3 $id $fd\n}", 1)
+            "    ::redis::__respite_hello3 $id $fd\n"
+            "    interp alias {} ::redis::redisHandle$id {} ::redis::__dispatch__ $id\n}", 1)
         reconnect = re.search(r"(            set ::redis::fd\(\$id\) \[socket \$host \$port\]\n        \}\n)", text)
         if "__respite_hello3 $id $fd" not in text or reconnect is None:
             raise RuntimeError("the suite's redis.tcl is not the shape the RESP3 patch expects")
@@ -259,11 +270,32 @@ def all_units(suite: Path) -> list[str]:
     return [u for u in body.split() if u]
 
 
+TEST_TIMEOUT = 90
+
+
+def suite_baseport() -> int:
+    for _ in range(200):
+        base = random.randrange(20000, 55000 - 64)
+        try:
+            for p in (base - 32, base - 32 + 10000):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free port range for the suite's test server")
+
+
 def run_unit(suite: Path, unit: str, port: int, timeout: float) -> tuple[dict, str]:
     """Runs one unit; returns {'ok': Counter, 'err': Counter, 'aborted': str|None} and the output."""
     argv = ["tclsh", "tests/test_helper.tcl", "--host", "127.0.0.1", "--port", str(port),
             "--single", unit, "--tags", "-slow", "--durable", "--clients", "1",
-            "--timeout", str(int(timeout))]
+            # A test that makes no progress for this long ends the unit (the slowest test
+            # direct takes about 35 s); the unit as a whole is bounded by `timeout`.
+            "--timeout", str(int(TEST_TIMEOUT)),
+            # The suite's own test server listens from baseport-32 (and checks port+10000):
+            # a free base below 55000, so that runs side by side do not collide.
+            "--baseport", str(suite_baseport())]
     proc = subprocess.Popen(argv, cwd=suite, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     aborted = None
@@ -302,13 +334,16 @@ def baseline_path(proto: int) -> Path:
     return BASELINE_DIR / f"baseline-resp{proto}.txt"
 
 
-def write_baseline(proto: int, results: dict[str, dict]) -> None:
+def write_baseline(proto: int, results: dict[str, dict], units: list[str]) -> None:
+    """Rewrites the baseline for the units that ran; the other units' lines are kept."""
     BASELINE_DIR.mkdir(parents=True, exist_ok=True)
+    old = read_baseline(proto) if baseline_path(proto).exists() else {}
     lines = [f"# Tests of Redis's own suite that pass against redis-server directly, RESP{proto}.",
              "# Made by: scripts/compat.py --direct --write-baseline. One line per passing test:",
              "# unit<TAB>test name (a name passing twice in a unit is listed twice)."]
-    for unit, r in results.items():
-        for name, n in sorted(r["ok"].items()):
+    for unit in units:
+        passed = results[unit]["ok"] if unit in results else old.get(unit, Counter())
+        for name, n in sorted(passed.items()):
             lines += [f"{unit}\t{name}"] * n
     baseline_path(proto).write_text("\n".join(lines) + "\n")
 
@@ -364,7 +399,18 @@ def run_pass(args, src: Path, proto: int, units: list[str], workdir: Path) -> di
                     proxy.stop()
                     proxy = Respite(args.respite, server.port, workdir)
                     proxy.start()
-            server.reset()
+            try:
+                server.reset()
+            except (RuntimeError, OSError) as e:
+                print(f"  (redis-server could not be reset before {unit} ({e}): restarting it)", flush=True)
+                server.stop()
+                server = Server(workdir)
+                server.start()
+                server.reset()
+                if proxy:
+                    proxy.stop()
+                    proxy = Respite(args.respite, server.port, workdir)
+                    proxy.start()
             if proxy and not proxy.alive():
                 print(f"  (respite not answering before {unit}: restarting it)", flush=True)
                 proxy.stop()
@@ -432,8 +478,9 @@ def main() -> int:
     ap.add_argument("--proto", type=int, choices=(2, 3), action="append")
     ap.add_argument("--unit", action="append", help="run only this unit (repeatable)")
     ap.add_argument("--suite", default=str(ROOT / ".build-compat" / "redis-src"))
-    ap.add_argument("--unit-timeout", type=float, default=300.0)
+    ap.add_argument("--unit-timeout", type=float, default=420.0)
     ap.add_argument("--workdir", help="keep logs here (default: a temporary directory)")
+    ap.add_argument("--jobs", type=int, default=1, help="run the two protocols' passes side by side")
     args = ap.parse_args()
 
     src = Path(args.suite)
@@ -450,11 +497,17 @@ def main() -> int:
     for proto in protos:
         print(f"{'direct' if args.direct else 'through Respite'}, RESP{proto}, {len(units)} units "
               f"(logs in {workdir})", flush=True)
-        results = run_pass(args, src, proto, units, workdir)
-        summaries[proto] = results
+    if args.jobs > 1 and len(protos) > 1:
+        # Each protocol has its own redis-server (and Respite): the passes share nothing.
+        with ThreadPoolExecutor(max_workers=len(protos)) as pool:
+            futures = {p: pool.submit(run_pass, args, src, p, units, workdir) for p in protos}
+            summaries = {p: f.result() for p, f in futures.items()}
+    else:
+        for proto in protos:
+            summaries[proto] = run_pass(args, src, proto, units, workdir)
     for proto, results in summaries.items():
         if args.direct and args.write_baseline:
-            write_baseline(proto, results)
+            write_baseline(proto, results, all_units(src))
             report(proto, results, None, exclusions)
             print(f"wrote {baseline_path(proto).relative_to(ROOT)}")
         else:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, testing, the demo and the benchmark need, and nothing that is
 # already there: Debian packages (libevent-dev, pkg-config, redis-server, redis-tools,
-# nutcracker, python3-pip) and the Python packages of the black-box suite (redis, pytest).
+# nutcracker, tcl and dpkg-dev for Redis's own test suite, python3-pip) and the Python packages of the black-box suite (redis, pytest).
 # Idempotent and non-interactive; uses sudo only when not root. A no-op on a ready machine.
 set -euo pipefail
 
@@ -21,7 +21,7 @@ as_root() {
 }
 
 # --- Debian packages -------------------------------------------------------------------------
-packages=(libevent-dev pkg-config redis-server redis-tools nutcracker)
+packages=(libevent-dev pkg-config redis-server redis-tools nutcracker tcl dpkg-dev)
 missing=()
 for pkg in "${packages[@]}"; do
     if ! dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed'; then
