@@ -166,3 +166,12 @@ def test_client_auth_local_keeps_requirepass_mode(procs):
         assert c.call_raw("GET", "k") == b"-NOAUTH Authentication required.\r\n"
         assert c.call("AUTH", "pp") == "OK"
         assert c.call("ACL", "WHOAMI") == b"default"
+
+
+def test_hello_before_login_is_refused_when_upstream_needs_a_password(anonymous):
+    proxy, r = anonymous
+    commands = [("HELLO", "3"), ("HELLO", "3", "AUTH", "app", "pw"), ("ACL", "WHOAMI")]
+    got = run(proxy, commands)
+    want = run(r, commands)
+    assert got[0] == want[0] and got[0].startswith(b"-NOAUTH HELLO must be called")
+    assert got[2] == want[2] == b"$3\r\napp\r\n"

@@ -74,7 +74,7 @@ public final class UpstreamPool {
     var identities: [UpstreamIdentity] = [UpstreamIdentity(user: "", password: "", holders: 1)]
     /// The upstream refused the last connection of Respite's own identity for want of
     /// authentication (its default user needs a password Respite does not have).
-    public internal(set) var anonymousRejected = false
+    public var anonymousRejected = false
     public internal(set) var pinnedCount = 0
     var nextID = 1
     var flushList: [UpstreamConnection] = []
