@@ -175,3 +175,32 @@ def test_hello_before_login_is_refused_when_upstream_needs_a_password(anonymous)
     want = run(r, commands)
     assert got[0] == want[0] and got[0].startswith(b"-NOAUTH HELLO must be called")
     assert got[2] == want[2] == b"$3\r\napp\r\n"
+
+
+def test_pinned_commands_run_as_the_logged_in_user(secured):
+    """Blocking commands and transactions lease connections of the client's identity; a login
+    while WATCH holds a pinned connection happens on it, and the transaction runs as that user."""
+    proxy, r = secured
+    with Conn(proxy.addr) as c:
+        assert c.call("AUTH", "app", "pw") == "OK"
+        assert c.call_raw("BLPOP", "other", "0.1").startswith(b"-NOPERM")
+        assert c.call("BLPOP", "app:list", "0.1") is None
+        assert c.call("WATCH", "app:w") == "OK"
+        assert c.call("AUTH", "default", SECRET) == "OK"
+        assert c.call("MULTI") == "OK"
+        assert c.call("SET", "other:w", "1") == "QUEUED"
+        assert c.call("EXEC") == ["OK"]
+        assert c.call("ACL", "WHOAMI") == b"default"
+        assert c.call("AUTH", "app", "pw") == "OK"
+        assert c.call("MULTI") == "OK"
+        assert c.call_raw("SET", "other:w", "2").startswith(b"-NOPERM")
+        assert c.call_raw("EXEC").startswith(b"-EXECABORT")
+
+
+def test_unauthenticated_limits_apply_when_upstream_needs_a_login(anonymous):
+    proxy, r = anonymous
+    big = ("ECHO",) + ("x",) * 20
+    for ep in (proxy, r):
+        with Conn(ep.addr) as c:
+            c.send_cmd(*big)
+            assert c.read_raw().startswith(b"-ERR Protocol error: unauthenticated multibulk length")

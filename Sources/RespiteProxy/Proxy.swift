@@ -142,6 +142,7 @@ public final class Proxy: UpstreamDelegate {
     public func upstreamReply(_ conn: UpstreamConnection, _ pending: Pending, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame,
                               request: UnsafeRawBufferPointer?) {
         guard let s = session(pending) else { return }
+        if conn.pinned, let l = s.login, l.seq == pending.slot { s.pinnedLoginReply(conn, frame, info); return }
         if info.isError, let request, s.retryDidNotRun(conn, pending, frame, request) { return }
         s.upstreamReply(conn, seq: pending.slot, frame: frame, info: info)
     }

@@ -22,6 +22,17 @@ extension Session {
     /// Sends `AUTH` (the client's arguments) to the upstream for checking. False: wait.
     func startLogin(authArgs: [[UInt8]], user: String, password: String, hello: (proto: Int, name: [UInt8]?)?) -> Bool {
         if sharedInFlight > 0 || pinnedInFlight > 0 { return false }
+        if let conn = pinned, conn.state != .closed, conn.state != .draining {
+            // A pinned connection (WATCH, subscriptions, tracking) is this client's own: the
+            // login happens on it, as on Redis, and keeps its state. It is never reused after.
+            let bytes = ByteBuffer(capacity: 64)
+            InlineSplitter.encode(authArgs, into: bytes)
+            pinReasons.insert(.dirty)
+            let seq = nextSeq
+            _ = sendPinned(UnsafeRawBufferPointer(start: bytes.readPointer, count: bytes.readableCount), shape: .plain)
+            login = PendingLogin(seq: seq, user: user, password: password, hello: hello)
+            return true
+        }
         let seq = takeSlot(shape: .plain)
         let timeout = proxy.pool.settings.timeoutMs
         let deadline: Int64 = timeout > 0 ? proxy.pool.now + Int64(timeout) : 0
@@ -52,6 +63,13 @@ extension Session {
             }
         }
         completeLogin(l.seq, reply)
+    }
+
+    /// The reply to a login sent on the pinned connection.
+    func pinnedLoginReply(_ conn: UpstreamConnection, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) {
+        pinnedInFlight -= 1
+        loginChecked(frame, info)
+        afterRemoteReply(conn, frame: frame, info: info)
     }
 
     /// The login check's connection failed before an answer.
@@ -96,7 +114,11 @@ extension Session {
     func dropIdentity() {
         if identity != 0 { proxy.pool.releaseIdentity(identity) }
         identity = 0
-        if proxy.settings.passthroughAuth { user = proxy.pool.userName(0) }
+        if proxy.settings.passthroughAuth {
+            user = proxy.pool.userName(0)
+            // Redis's smaller request limits apply before a login the upstream requires.
+            scanner.authenticated = !proxy.pool.anonymousRejected
+        }
         shared = nil
     }
 }

@@ -16,6 +16,12 @@ extension Session {
 
     /// The connection closed before `p` was answered.
     func requestLost(_ conn: UpstreamConnection, _ p: Pending, error: String, lost: LostRequest, request: UnsafeRawBufferPointer?) {
+        // A login sent on the pinned connection: the client sees the failure; never resent.
+        if conn.pinned, let l = login, l.seq == p.slot {
+            pinnedInFlight -= 1
+            loginFailed(error)
+            return
+        }
         // The login was refused: sending again would be refused too.
         if conn.authRejected {
             upstreamFailed(conn, seq: p.slot, error: error)

@@ -150,7 +150,10 @@ final class Session {
         self.authenticated = proxy.settings.requirePass == nil
         self.scanner = RequestScanner(limits: proxy.settings.clientLimits)
         self.scanner.authenticated = authenticated
-        if proxy.settings.passthroughAuth { self.user = proxy.pool.userName(0) }
+        if proxy.settings.passthroughAuth {
+            self.user = proxy.pool.userName(0)
+            self.scanner.authenticated = !proxy.pool.anonymousRejected
+        }
         self.created = monotonicMs()
         self.lastInteraction = created
     }
