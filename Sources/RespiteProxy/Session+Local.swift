@@ -158,11 +158,6 @@ extension Session {
             return startLogin(authArgs: [Array("AUTH".utf8), Array(u.utf8), Array(p.utf8)], user: u, password: p,
                               hello: (newProto, newName))
         }
-        if proxy.settings.passthroughAuth && identity == 0 && proxy.pool.anonymousRejected {
-            // The upstream's default user needs a password and Respite has none: as direct.
-            authenticated = false
-        }
-        defer { if proxy.settings.passthroughAuth { authenticated = true } }
         if let u = authUser, let p = authPass {
             if !checkCredentials(user: u, password: p) {
                 addLocalReply(LocalReply(proto: proto).error("WRONGPASS invalid username-password pair or user is disabled."))
@@ -172,7 +167,10 @@ extension Session {
             scanner.authenticated = true
             user = u
         }
-        if !authenticated {
+        // Pass-through, Respite's own identity, and the upstream's default user needs a password
+        // Respite does not have: not authenticated, as direct.
+        let anonymousRefused = proxy.settings.passthroughAuth && identity == 0 && proxy.pool.anonymousRejected
+        if !authenticated || anonymousRefused {
             addLocalReply(LocalReply(proto: proto).error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"))
             return true
         }
