@@ -1,8 +1,8 @@
-// Session+Local: the commands Respite answers itself — HELLO, AUTH (checked here in
-// `client-auth local`; by the upstream in pass-through, Session+Identity.swift), SELECT, CLIENT (ID, GETNAME,
-// SETNAME, INFO, SETINFO, NO-EVICT, NO-TOUCH, REPLY, MAINT_NOTIFICATIONS), RESET, QUIT, ACL
-// WHOAMI — with Redis's reply shapes and error texts. Subcommands of CLIENT that are not local
-// go upstream like any shared command.
+// Session+Local: the commands Respite answers itself — HELLO, AUTH (checked here under
+// `client-auth local`, by the upstream in pass-through: Session+Identity.swift), SELECT, CLIENT
+// (ID, GETNAME, SETNAME, INFO, SETINFO, NO-EVICT, NO-TOUCH, REPLY, MAINT_NOTIFICATIONS), RESET,
+// QUIT, ACL WHOAMI (local mode) — with Redis's reply shapes and error texts. Subcommands of
+// CLIENT that are not local go upstream like any shared command.
 
 import RESP
 import RespiteCommands
