@@ -99,6 +99,9 @@ struct ConfigBuilder {
                           "'upstream-reconnect-min' (\(ConfigValues.renderMilliseconds(config.upstreamReconnectMinMs))) "
                           + "must not exceed 'upstream-reconnect-max' (\(ConfigValues.renderMilliseconds(config.upstreamReconnectMaxMs)))")
         }
+        if config.clientAuth == "passthrough" && config.requirePass != nil {
+            throw failure(["client-auth", "requirepass"], "'client-auth passthrough' lets the upstream check logins; 'requirepass' needs 'client-auth local' (or auto)")
+        }
         if config.upstreamUser != nil && config.upstreamPassword == nil {
             throw failure(["upstream-user", "upstream-password"], "'upstream-user' needs 'upstream-password'")
         }

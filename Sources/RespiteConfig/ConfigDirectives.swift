@@ -29,6 +29,8 @@ public enum ConfigDirectives {
         .init("requirepass", .optionalString(\.requirePass, hint: "<password>", check: nil),
               default: "\"\"", reloadable: true,
               "password clients must AUTH with; empty = no password"),
+        .init("client-auth", .choice(\.clientAuth, ["auto", "passthrough", "local"]), default: "auto", reloadable: false,
+              "who checks a client's AUTH: passthrough (the upstream, as that ACL user), local (requirepass), auto = local when requirepass is set"),
 
         // Upstream.
         .init("upstream", .upstream, default: "127.0.0.1:6379", reloadable: false,

@@ -27,6 +27,8 @@ public struct RespiteConfiguration: Sendable, Equatable {
     public var maxClients: Int
     /// `requirepass`: password clients must AUTH with.
     public var requirePass: String?
+    /// `client-auth`: auto, passthrough or local.
+    public var clientAuth: String
 
     // Upstream.
     /// `upstream`: the Redis endpoint Respite fronts.
@@ -113,7 +115,7 @@ public struct RespiteConfiguration: Sendable, Equatable {
     /// Placeholder values, every one overwritten by the table's defaults in `defaults`.
     init(placeholder: Void) {
         bind = []; port = 0; unixSocket = nil; unixSocketPerm = 0; tcpBacklog = 0
-        tcpKeepaliveSeconds = 0; timeoutSeconds = 0; maxClients = 0; requirePass = nil
+        tcpKeepaliveSeconds = 0; timeoutSeconds = 0; maxClients = 0; requirePass = nil; clientAuth = ""
         upstream = .unix(path: ""); upstreamUser = nil; upstreamPassword = nil
         upstreamClientName = nil; upstreamPoolSize = 0; upstreamPinnedMax = 0
         upstreamConnectTimeoutMs = 0; upstreamTimeoutMs = 0; upstreamReconnectMinMs = 0

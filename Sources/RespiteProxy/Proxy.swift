@@ -142,6 +142,7 @@ public final class Proxy: UpstreamDelegate {
     public func upstreamReply(_ conn: UpstreamConnection, _ pending: Pending, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame,
                               request: UnsafeRawBufferPointer?) {
         guard let s = session(pending) else { return }
+        if conn.pinned, let l = s.login, l.seq == pending.slot { s.pinnedLoginReply(conn, frame, info); return }
         if info.isError, let request, s.retryDidNotRun(conn, pending, frame, request) { return }
         s.upstreamReply(conn, seq: pending.slot, frame: frame, info: info)
     }
@@ -162,6 +163,7 @@ public final class Proxy: UpstreamDelegate {
 
     public func upstreamFailed(_ conn: UpstreamConnection, _ pending: Pending, error: String, lost: LostRequest,
                                request: UnsafeRawBufferPointer?) {
+        if conn.loginCheck { session(pending)?.loginFailed(error); return }
         session(pending)?.requestLost(conn, pending, error: error, lost: lost, request: request)
     }
 
@@ -174,6 +176,19 @@ public final class Proxy: UpstreamDelegate {
     public func upstreamPinnedRetiring(_ conn: UpstreamConnection) {
         let i = Int(conn.leasedTo)
         if i >= 0 && i < sessions.count, let s = sessions[i], !s.closed { s.pinnedRetiring(conn) }
+    }
+
+    public func upstreamLoginChecked(_ conn: UpstreamConnection, _ pending: Pending, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) {
+        session(pending)?.loginChecked(frame, info)
+    }
+
+    /// The upstream refused a client identity's login (ACL DELUSER, a changed password): its
+    /// clients are closed, as Redis closes a deleted user's connections.
+    public func upstreamIdentityRejected(_ identity: Int32) {
+        for case let s? in sessions where !s.closed && s.identity == identity {
+            Log.notice("Closing client id=\(s.id) addr=\(s.peer): the upstream no longer accepts the login of user '\(s.user)'")
+            s.close()
+        }
     }
 
     /// Flushes every session that got output, then lets waiting sessions continue.

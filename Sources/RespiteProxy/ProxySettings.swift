@@ -17,6 +17,9 @@ public struct ProxySettings: Sendable {
     public var idleTimeoutSeconds = 0
     public var maxClients = 10000
     public var requirePass: String?
+    /// Clients' AUTH is checked by the upstream and their commands run as their ACL user
+    /// (`client-auth passthrough`, or `auto` without `requirepass`).
+    public var passthroughAuth = true
     public var databases = 16
     public var clientLimits = RESPLimits()
     public var queryBufferLimit = 1024 * 1024 * 1024
@@ -40,6 +43,8 @@ public struct ProxySettings: Sendable {
         idleTimeoutSeconds = c.timeoutSeconds
         maxClients = c.maxClients
         requirePass = c.requirePass
+        passthroughAuth = c.clientAuth == "passthrough" || (c.clientAuth == "auto" && c.requirePass == nil)
+        if passthroughAuth { requirePass = nil }
         databases = c.databases
         var l = RESPLimits()
         l.maxBulkLength = c.protoMaxBulkLen

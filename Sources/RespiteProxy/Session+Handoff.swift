@@ -22,7 +22,7 @@ extension Session {
     private func moveSubscriptions(from old: UpstreamConnection) {
         let fresh: UpstreamConnection
         do {
-            fresh = try proxy.pool.leasePinned(db: db, session: index)
+            fresh = try proxy.pool.leasePinned(db: db, identity: identity, session: index)
         } catch {
             Log.warning("Client id=\(id): cannot open a connection to move its subscriptions (\(error)); they end when the old connection closes")
             return
@@ -169,7 +169,7 @@ extension Session {
         if let old = pinned { pinned = nil; proxy.pool.release(old, reusable: false) }
         let fresh: UpstreamConnection
         do {
-            fresh = try proxy.pool.leasePinned(db: db, session: index)
+            fresh = try proxy.pool.leasePinned(db: db, identity: identity, session: index)
         } catch {
             pinnedInFlight += 1
             return false

@@ -1,7 +1,8 @@
-// Session+Local: the commands Respite answers itself — HELLO, AUTH, SELECT, CLIENT (ID, GETNAME,
-// SETNAME, INFO, SETINFO, NO-EVICT, NO-TOUCH, REPLY, MAINT_NOTIFICATIONS), RESET, QUIT, ACL
-// WHOAMI — with Redis's reply shapes and error texts. Subcommands of CLIENT that are not local
-// go upstream like any shared command.
+// Session+Local: the commands Respite answers itself — HELLO, AUTH (checked here under
+// `client-auth local`, by the upstream in pass-through: Session+Identity.swift), SELECT, CLIENT
+// (ID, GETNAME, SETNAME, INFO, SETINFO, NO-EVICT, NO-TOUCH, REPLY, MAINT_NOTIFICATIONS), RESET,
+// QUIT, ACL WHOAMI (local mode) — with Redis's reply shapes and error texts. Subcommands of
+// CLIENT that are not local go upstream like any shared command.
 
 import RESP
 import RespiteCommands
@@ -53,6 +54,9 @@ extension Session {
             noEvict = false
             if proxy.settings.requirePass != nil { authenticated = false; scanner.authenticated = false }
             user = "default"
+            // Pass-through: back to Respite's own identity, as Redis logs the client back in as
+            // the default user (and if that one needs a password, the upstream says NOAUTH).
+            dropIdentity()
             addLocalReply(Array("+RESET\r\n".utf8), honorReplyMode: false)
             return true
         }
@@ -63,6 +67,9 @@ extension Session {
             }
             let userText = argc == 3 ? text(1) : "default"
             let pass = argc == 3 ? text(2) : text(1)
+            if proxy.settings.passthroughAuth {
+                return startLogin(authArgs: (0..<argc).map(bytes), user: userText, password: pass, hello: nil)
+            }
             if argc == 2 && proxy.settings.requirePass == nil {
                 addLocalReply(reply.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"))
                 return true
@@ -102,7 +109,7 @@ extension Session {
         if matches(name, "client") {
             return client(argc: argc, arg: arg, bytes: bytes, text: text, frame: frame, shape: shape)
         }
-        if matches(name, "acl") && argc >= 2 && matches(arg(1), "whoami") {
+        if matches(name, "acl") && argc >= 2 && matches(arg(1), "whoami") && !proxy.settings.passthroughAuth {
             addLocalReply(reply.bulk(Array(user.utf8)))
             return true
         }
@@ -148,6 +155,10 @@ extension Session {
                 return true
             }
         }
+        if proxy.settings.passthroughAuth, let u = authUser, let p = authPass {
+            return startLogin(authArgs: [Array("AUTH".utf8), Array(u.utf8), Array(p.utf8)], user: u, password: p,
+                              hello: (newProto, newName))
+        }
         if let u = authUser, let p = authPass {
             if !checkCredentials(user: u, password: p) {
                 addLocalReply(LocalReply(proto: proto).error("WRONGPASS invalid username-password pair or user is disabled."))
@@ -157,14 +168,22 @@ extension Session {
             scanner.authenticated = true
             user = u
         }
-        if !authenticated {
+        // Pass-through, Respite's own identity, and the upstream's default user needs a password
+        // Respite does not have: not authenticated, as direct.
+        let anonymousRefused = proxy.settings.passthroughAuth && identity == 0 && proxy.pool.anonymousRejected
+        if !authenticated || anonymousRefused {
             addLocalReply(LocalReply(proto: proto).error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"))
             return true
         }
+        addLocalReply(finishHello(newProto: newProto, newName: newName))
+        return true
+    }
+
+    /// The rest of HELLO once the client is authenticated: SETNAME, the protocol, the map.
+    func finishHello(newProto: Int, newName: [UInt8]?) -> [UInt8] {
         if let n = newName {
             if !validClientName(n) {
-                addLocalReply(LocalReply(proto: proto).error("ERR Client names cannot contain spaces, newlines or special characters."))
-                return true
+                return LocalReply(proto: proto).error("ERR Client names cannot contain spaces, newlines or special characters.")
             }
             name = n
         }
@@ -179,8 +198,7 @@ extension Session {
         b += r.bulk(Array("mode".utf8)) + r.bulk(Array("standalone".utf8))
         b += r.bulk(Array("role".utf8)) + r.bulk(Array(info.role.utf8))
         b += r.bulk(Array("modules".utf8)) + r.arrayHeader(0)
-        addLocalReply(b)
-        return true
+        return b
     }
 
     func validClientName(_ n: [UInt8]) -> Bool {

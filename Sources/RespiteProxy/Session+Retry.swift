@@ -16,6 +16,17 @@ extension Session {
 
     /// The connection closed before `p` was answered.
     func requestLost(_ conn: UpstreamConnection, _ p: Pending, error: String, lost: LostRequest, request: UnsafeRawBufferPointer?) {
+        // A login sent on the pinned connection: the client sees the failure; never resent.
+        if conn.pinned, let l = login, l.seq == p.slot {
+            pinnedInFlight -= 1
+            loginFailed(error)
+            return
+        }
+        // The login was refused: sending again would be refused too.
+        if conn.authRejected {
+            upstreamFailed(conn, seq: p.slot, error: error)
+            return
+        }
         if let request, !conn.pinned, p.attempts < Self.maxAttempts, lost == .unsent || p.readOnly {
             if resend(request, p, from: conn) { return }
         }
@@ -70,7 +81,7 @@ extension Session {
         guard !closed else { return false }
         if pinned == nil || pinned!.state == .closed {
             do {
-                pinned = try proxy.pool.leasePinned(db: db, session: index)
+                pinned = try proxy.pool.leasePinned(db: db, identity: identity, session: index)
             } catch {
                 return false
             }
@@ -87,11 +98,11 @@ extension Session {
         guard !closed else { return false }
         let conn: UpstreamConnection
         do {
-            conn = try proxy.pool.sharedConnection(db: old.db, affinity: Int(index))
+            conn = try proxy.pool.sharedConnection(db: old.db, identity: old.identity, affinity: Int(index))
         } catch {
             return false
         }
-        if conn.db == db { shared = conn }
+        if conn.db == db && conn.identity == identity { shared = conn }
         var again = p
         again.attempts += 1
         let timeout = proxy.pool.settings.timeoutMs

@@ -12,6 +12,8 @@ import RespiteUpstream
 extension Session {
     /// Routes one request. False means "not now": it must wait for in-flight replies.
     func handle(frame: UnsafeRawBufferPointer, args: ArgList) -> Bool {
+        // A login being checked upstream decides who runs what follows.
+        if login != nil { return false }
         let base = frame.baseAddress!
         let argc = args.count
         let nameRange = args[0]
@@ -182,12 +184,12 @@ extension Session {
     func sendShared(_ frame: UnsafeRawBufferPointer, shape: ReplyShape, readOnly: Bool = false) -> Bool {
         if pinnedInFlight > 0 { return false }
         var conn = shared
-        if conn == nil || !conn!.acceptsRequests || conn!.db != db {
+        if conn == nil || !conn!.acceptsRequests || conn!.db != db || conn!.identity != identity {
             // A connection that is draining (handed off) or of another db still owes replies:
             // wait for them, so this client's commands keep their order.
             if sharedInFlight > 0, let c = conn, c.state != .closed { return false }
             do {
-                conn = try proxy.pool.sharedConnection(db: db, affinity: Int(index))
+                conn = try proxy.pool.sharedConnection(db: db, identity: identity, affinity: Int(index))
             } catch {
                 replyUnavailable(error)
                 return true
@@ -209,7 +211,7 @@ extension Session {
         if pinned == nil || pinned!.state == .closed || pinned!.state == .draining {
             if sharedInFlight > 0 { return false }
             do {
-                pinned = try proxy.pool.leasePinned(db: db, session: index)
+                pinned = try proxy.pool.leasePinned(db: db, identity: identity, session: index)
             } catch {
                 if inMulti { transactionFailed(unavailableText(error)) }
                 pinReasons = []
@@ -246,7 +248,7 @@ extension Session {
         guard let p = pinned, pinnedInFlight == 0 else { return }
         let holding = pinReasons.subtracting(.dirty)
         if holding.isEmpty {
-            let reusable = !pinReasons.contains(.dirty) && p.db == db
+            let reusable = !pinReasons.contains(.dirty) && p.db == db && p.identity == identity
             pinned = nil
             pinReasons = []
             proxy.pool.release(p, reusable: reusable)

@@ -83,6 +83,11 @@ final class Session {
     var db = 0
     var authenticated: Bool
     var user = "default"
+    /// Who this client's upstream connections log in as (UpstreamIdentity.swift): 0 is
+    /// Respite's own identity; a client's pass-through login interns its own.
+    var identity: Int32 = 0
+    /// A pass-through login the upstream is checking; every later request waits for it.
+    var login: PendingLogin?
     var name: [UInt8] = []
     var libName: [UInt8] = []
     var libVersion: [UInt8] = []
@@ -151,6 +156,10 @@ final class Session {
         self.authenticated = proxy.settings.requirePass == nil
         self.scanner = RequestScanner(limits: proxy.settings.clientLimits)
         self.scanner.authenticated = authenticated
+        if proxy.settings.passthroughAuth {
+            self.user = proxy.pool.userName(0)
+            self.scanner.authenticated = !proxy.pool.anonymousRejected
+        }
         self.created = monotonicMs()
         self.lastInteraction = created
     }
@@ -357,6 +366,8 @@ final class Session {
             proxy.pool.release(r, reusable: false)
         }
         shared = nil
+        dropIdentity()
+        login = nil
         proxy.sessionClosed(self)
     }
 }

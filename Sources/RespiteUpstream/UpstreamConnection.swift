@@ -2,7 +2,7 @@
 // to one.
 //
 // Lifecycle: connecting → handshaking → ready → (draining →) closed. The handshake (`HELLO 3
-// [AUTH] SETNAME`, `SELECT db`, `CLIENT ID`, then `CLIENT MAINT_NOTIFICATIONS ON …` unless
+// [AUTH user pass] SETNAME` — the user of the connection's identity, UpstreamIdentity.swift — `SELECT db`, `CLIENT ID`, then `CLIENT MAINT_NOTIFICATIONS ON …` unless
 // maintenance is disabled) is pipelined as soon as the socket connects; client requests that
 // arrive before it finishes wait in `held` and go out, in order, when it does. A draining
 // connection (being handed off after MOVING) takes no new requests and closes once its
@@ -71,6 +71,11 @@ public protocol UpstreamDelegate: AnyObject {
     /// A pinned connection leased to a session must be handed off (MOVING): the session moves
     /// its state to a new connection at a safe point.
     func upstreamPinnedRetiring(_ conn: UpstreamConnection)
+    /// The reply to a client's AUTH sent by `UpstreamPool.checkLogin` (valid during the call).
+    func upstreamLoginChecked(_ conn: UpstreamConnection, _ pending: Pending, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame)
+    /// The upstream refused the login of a client identity in a handshake (user deleted or
+    /// password changed).
+    func upstreamIdentityRejected(_ identity: Int32)
 }
 
 public enum UpstreamState: Sendable, Equatable {
@@ -81,6 +86,10 @@ public enum UpstreamState: Sendable, Equatable {
 public final class UpstreamConnection {
     public let id: Int
     public let db: Int
+    /// Who the connection logs in as (UpstreamIdentity.swift); -1 for a login check.
+    public let identity: Int32
+    /// Its key in the pool's lists: (identity, db).
+    let poolKey: Int
     public let pinned: Bool
     /// Where this connection dials (the configured upstream, or a MOVING target).
     public let address: UpstreamAddress
@@ -91,6 +100,10 @@ public final class UpstreamConnection {
     public private(set) var helloReply: RESPValue?
     /// Why the connection closed, once it has.
     public private(set) var closeReason: String = ""
+    /// The handshake's login was refused (WRONGPASS, NOAUTH): the endpoint is fine.
+    public private(set) var authRejected = false
+    /// A login check: no handshake, one AUTH, then closed (`UpstreamPool.checkLogin`).
+    public internal(set) var loginCheck = false
 
     unowned(unsafe) let pool: UpstreamPool
     var fd: Int32 = -1
@@ -132,9 +145,11 @@ public final class UpstreamConnection {
     var handoffSeq: Int64?
     var optInStep = -1
 
-    init(id: Int, db: Int, pinned: Bool, address: UpstreamAddress, pool: UpstreamPool) {
+    init(id: Int, db: Int, identity: Int32, pinned: Bool, address: UpstreamAddress, pool: UpstreamPool) {
         self.id = id
         self.db = db
+        self.identity = identity
+        self.poolKey = UpstreamPool.key(identity: identity, db: db)
         self.pinned = pinned
         self.address = address
         self.pool = pool
@@ -256,7 +271,7 @@ public final class UpstreamConnection {
             Socket.setNoDelay(fd)
             state = .handshaking
             readEvent?.add()
-            writeHandshake()
+            if loginCheck { becomeReady() } else { writeHandshake() }
         }
         flush()
     }
@@ -264,8 +279,8 @@ public final class UpstreamConnection {
     private func writeHandshake() {
         let s = pool.settings
         var args: [[UInt8]] = [Array("HELLO".utf8), Array("3".utf8)]
-        if let pw = s.password {
-            args.append(Array("AUTH".utf8)); args.append(Array((s.user ?? "default").utf8)); args.append(Array(pw.utf8))
+        if let login = pool.credentials(identity) {
+            args.append(Array("AUTH".utf8)); args.append(Array(login.user.utf8)); args.append(Array(login.password.utf8))
         }
         if !s.clientName.isEmpty { args.append(Array("SETNAME".utf8)); args.append(Array(s.clientName.utf8)) }
         var commands = [args]
@@ -305,6 +320,11 @@ public final class UpstreamConnection {
             } else if step == 0 && text.hasPrefix("NOPROTO") {
                 close(reason: "upstream does not speak RESP3 (HELLO 3 refused: \(text))")
                 return
+            } else if step == 0 && (text.hasPrefix("WRONGPASS") || text.hasPrefix("NOAUTH") || text.hasPrefix("NOPERM")) {
+                // Redis's texts name no password; the user is named, never the password.
+                authRejected = true
+                close(reason: "upstream refused the login of user '\(pool.userName(identity))': \(text)")
+                return
             } else {
                 close(reason: "upstream handshake failed: \(text)")
                 return
@@ -316,18 +336,21 @@ public final class UpstreamConnection {
         } else if case .integer(let id)? = (try? RESPValue.decode(frame))?.value, serverClientID < 0 {
             serverClientID = id
         }
-        if handshakeLeft == 0 {
-            state = .ready
-            everReady = true
-            pool.connectionReady(self)
-            if held.readableCount > 0 {
-                out.append(held.readPointer, count: held.readableCount)
-                held.clear()
-                heldCount = 0
-            }
-            if !retainsRequests { written = 0 }
-            flush()
+        if handshakeLeft == 0 { becomeReady() }
+    }
+
+    /// The handshake is done: held requests go out.
+    private func becomeReady() {
+        state = .ready
+        everReady = true
+        pool.connectionReady(self)
+        if held.readableCount > 0 {
+            out.append(held.readPointer, count: held.readableCount)
+            held.clear()
+            heldCount = 0
         }
+        if !retainsRequests { written = 0 }
+        flush()
     }
     private var handshakeStep = 0
 
@@ -377,7 +400,11 @@ public final class UpstreamConnection {
                 } else if streaming && fifo.count == handshakeLeft && handshakeLeft == 0 {
                     pool.delegate?.upstreamPush(self, frame, info)
                 } else if let p = fifo.popFirst() {
-                    if p.session == Pending.control {
+                    if loginCheck && p.session >= 0 {
+                        pool.delegate?.upstreamLoginChecked(self, p, frame, info)
+                        close(reason: "released")
+                        return false
+                    } else if p.session == Pending.control {
                         // Respite's own one-shot command (CLIENT UNBLOCK): done, close.
                         drop(p)
                         if info.isError { Log.verbose("control command on \(address) failed: \(String(decoding: frame.prefix(80), as: UTF8.self))") }
@@ -448,7 +475,9 @@ public final class UpstreamConnection {
         // The pool forgets this connection (and starts a backoff) before the requests are
         // handed back, so a request sent again goes to a fresh connection or fails fast.
         pool.connectionClosed(self)
-        let error = "ERR Respite: upstream \(address) unavailable (\(reason))"
+        // Respite's own identity refused: what a client that has not logged in sees direct.
+        let error = authRejected && identity == 0 ? "NOAUTH Authentication required."
+            : "ERR Respite: upstream \(address) unavailable (\(reason))"
         // Walk the FIFO with the bytes each request had. On a shared connection they are, in
         // order, in `out` (handshake and requests; the first `written` bytes reached the socket)
         // and then in `held` (requests that waited for the handshake). A request only partly

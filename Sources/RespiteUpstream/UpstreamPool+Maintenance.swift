@@ -204,14 +204,14 @@ extension UpstreamPool {
         let drainDeadline = now + max(seconds, 1) * 1000 + 2000
         var moved = 0
         // Shared connections: a replacement takes the slot; the old one drains.
-        for (db, slots) in shared {
+        for (key, slots) in shared {
             for (i, old) in slots.enumerated() {
                 guard let old, old.address == from, old.state != .closed, old.state != .draining else { continue }
-                let fresh = UpstreamConnection(id: nextID, db: db, pinned: false, address: target, pool: self)
+                let fresh = UpstreamConnection(id: nextID, db: old.db, identity: old.identity, pinned: false, address: target, pool: self)
                 nextID += 1
                 fresh.slotInPool = i
                 fresh.relaxed.extend(now: now, ms: settings.maintenance.postWindowMs)
-                shared[db]![i] = fresh
+                shared[key]![i] = fresh
                 all[fresh.id] = fresh
                 startConnection(fresh)
                 old.handoffSeq = seq
@@ -221,9 +221,9 @@ extension UpstreamPool {
             }
         }
         // Pinned connections: idle ones close now; leased ones retire when released.
-        for (db, idle) in idlePinned {
+        for (key, idle) in idlePinned {
             for c in idle where c.address == from { c.close(reason: "handed off"); moved += 1 }
-            idlePinned[db] = idlePinned[db]?.filter { $0.state != .closed }
+            idlePinned[key] = idlePinned[key]?.filter { $0.state != .closed }
         }
         for c in Array(all.values) where c.pinned && c.leasedTo >= 0 && c.address == from && !c.retiring {
             c.retiring = true

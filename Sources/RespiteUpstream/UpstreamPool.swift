@@ -1,6 +1,7 @@
 // UpstreamPool: every connection Respite keeps to one upstream endpoint, on one loop.
 //
-// Shared connections are keyed by db (`upstream-pool-size` per db, opened lazily); a client
+// Shared connections are keyed by (identity, db) (`upstream-pool-size` each, opened lazily;
+// identities are in UpstreamIdentity.swift); a client
 // sticks to one of them while it has requests in flight, so its replies keep their order.
 // Pinned connections are leased to one session for MULTI/WATCH, blocking commands, pub/sub,
 // tracking and MONITOR, and return to an idle list when their state ends cleanly. A failed
@@ -66,9 +67,15 @@ public final class UpstreamPool {
     /// the proxy a side table and slow every retain and release of it on the request path.
     public unowned(unsafe) var delegate: (any UpstreamDelegate)?
 
+    /// Keyed by `UpstreamPool.key(identity:db:)`.
     var shared: [Int: [UpstreamConnection?]] = [:]
     var idlePinned: [Int: [UpstreamConnection]] = [:]
-    public private(set) var pinnedCount = 0
+    /// Interned login identities; 0 is Respite's own (its entry is a placeholder).
+    var identities: [UpstreamIdentity] = [UpstreamIdentity(user: "", password: "", holders: 1)]
+    /// The upstream refused the last connection of Respite's own identity for want of
+    /// authentication (its default user needs a password Respite does not have).
+    public var anonymousRejected = false
+    public internal(set) var pinnedCount = 0
     var nextID = 1
     var flushList: [UpstreamConnection] = []
     var flushEvent: Event?
@@ -116,19 +123,20 @@ public final class UpstreamPool {
     public var connectionCount: Int { all.count }
 
     /// The shared connection for `db` that a client with `affinity` uses.
-    public func sharedConnection(db: Int, affinity: Int) throws(UpstreamUnavailable) -> UpstreamConnection {
-        var slots = shared[db] ?? Array(repeating: nil, count: settings.poolSize)
+    public func sharedConnection(db: Int, identity: Int32 = 0, affinity: Int) throws(UpstreamUnavailable) -> UpstreamConnection {
+        let key = Self.key(identity: identity, db: db)
+        var slots = shared[key] ?? Array(repeating: nil, count: settings.poolSize)
         let i = affinity % slots.count
         if let c = slots[i], c.state != .closed {
             if c.state != .ready && c.heldCount >= settings.queueLimit { throw .queueFull(settings.queueLimit) }
             return c
         }
         if downUntil > monotonicMs() { throw .down(lastError) }
-        let c = UpstreamConnection(id: nextID, db: db, pinned: false, address: dialAddress, pool: self)
+        let c = UpstreamConnection(id: nextID, db: db, identity: identity, pinned: false, address: dialAddress, pool: self)
         nextID += 1
         c.slotInPool = i
         slots[i] = c
-        shared[db] = slots
+        shared[key] = slots
         all[c.id] = c
         startConnection(c)
         if c.state == .closed { throw .down(lastError) }
@@ -149,20 +157,21 @@ public final class UpstreamPool {
     }
 
     /// Leases a dedicated connection on `db` to `session`.
-    public func leasePinned(db: Int, session: Int32) throws(UpstreamUnavailable) -> UpstreamConnection {
-        if var idle = idlePinned[db] {
+    public func leasePinned(db: Int, identity: Int32 = 0, session: Int32) throws(UpstreamUnavailable) -> UpstreamConnection {
+        let key = Self.key(identity: identity, db: db)
+        if var idle = idlePinned[key] {
             while let c = idle.popLast() {
                 if c.state == .ready && !c.retiring {
-                    idlePinned[db] = idle
+                    idlePinned[key] = idle
                     c.leasedTo = session
                     return c
                 }
             }
-            idlePinned[db] = idle
+            idlePinned[key] = idle
         }
         if downUntil > monotonicMs() { throw .down(lastError) }
         if pinnedCount >= settings.pinnedMax { throw .tooManyPinned(settings.pinnedMax) }
-        let c = UpstreamConnection(id: nextID, db: db, pinned: true, address: dialAddress, pool: self)
+        let c = UpstreamConnection(id: nextID, db: db, identity: identity, pinned: true, address: dialAddress, pool: self)
         nextID += 1
         pinnedCount += 1
         all[c.id] = c
@@ -178,8 +187,8 @@ public final class UpstreamPool {
         guard c.state != .closed else { return }
         if c.retiring {
             c.close(reason: "handed off")
-        } else if reusable && c.state == .ready && c.inFlight == 0 && (idlePinned[c.db]?.count ?? 0) < settings.idlePinnedMax {
-            idlePinned[c.db, default: []].append(c)
+        } else if reusable && c.state == .ready && c.inFlight == 0 && (idlePinned[c.poolKey]?.count ?? 0) < settings.idlePinnedMax {
+            idlePinned[c.poolKey, default: []].append(c)
         } else {
             c.close(reason: "released")
         }
@@ -188,7 +197,7 @@ public final class UpstreamPool {
     /// Runs one command on a short-lived connection to `address` and closes it after the reply
     /// (used for `CLIENT UNBLOCK` from a sibling of a connection being handed off).
     public func runControlCommand(_ args: [[UInt8]], on address: UpstreamAddress) {
-        let c = UpstreamConnection(id: nextID, db: 0, pinned: true, address: address, pool: self)
+        let c = UpstreamConnection(id: nextID, db: 0, identity: 0, pinned: true, address: address, pool: self)
         nextID += 1
         pinnedCount += 1
         all[c.id] = c
@@ -214,6 +223,7 @@ public final class UpstreamPool {
     }
 
     func connectionReady(_ c: UpstreamConnection) {
+        if c.identity == 0 { anonymousRejected = false }
         backoffMs = 0
         downUntil = 0
         lastError = ""
@@ -225,16 +235,29 @@ public final class UpstreamPool {
         if let seq = c.handoffSeq { handoffConnectionDone(seq) }
         if c.pinned {
             pinnedCount -= 1
-            if var idle = idlePinned[c.db], let k = idle.firstIndex(where: { $0 === c }) {
+            if var idle = idlePinned[c.poolKey], let k = idle.firstIndex(where: { $0 === c }) {
                 idle.remove(at: k)
-                idlePinned[c.db] = idle
+                idlePinned[c.poolKey] = idle
             }
             if c.leasedTo >= 0 { delegate?.upstreamPinnedClosed(c) }
-        } else if var slots = shared[c.db], c.slotInPool >= 0, c.slotInPool < slots.count, slots[c.slotInPool] === c {
+        } else if var slots = shared[c.poolKey], c.slotInPool >= 0, c.slotInPool < slots.count, slots[c.slotInPool] === c {
             slots[c.slotInPool] = nil
-            shared[c.db] = slots
+            shared[c.poolKey] = slots
         }
-        if c.closeReason != "released" && c.closeReason != "handed off" {
+        if c.authRejected {
+            // The upstream refused the login, not the connection: no backoff. Respite's own
+            // identity refused means clients that have not logged in get NOAUTH; a client
+            // identity refused (user deleted, password changed) ends its clients' sessions, as
+            // Redis ends the connections of a deleted user.
+            if c.identity == 0 {
+                if !anonymousRejected && settings.password != nil {
+                    Log.warning("The upstream refused Respite's own login (upstream-user/upstream-password): \(c.closeReason); clients that have not logged in get NOAUTH")
+                }
+                anonymousRejected = true
+            }
+            else if c.identity > 0 { delegate?.upstreamIdentityRejected(c.identity) }
+            lastError = c.closeReason
+        } else if c.closeReason != "released" && c.closeReason != "handed off" {
             lastError = c.closeReason
             if c.serverClientID < 0 && c.helloReply == nil {
                 if c.address != settings.address {

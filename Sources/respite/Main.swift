@@ -83,6 +83,9 @@ enum Main {
 
         let loop = Loop()
         let proxy = Proxy(loop: loop, settings: settings, commands: table)
+        // The upstream's default user needs a password Respite does not have: clients that have
+        // not logged in get NOAUTH, HELLO included, as they would direct.
+        if probe.error?.hasPrefix("HELLO 3 refused: NOAUTH") == true { proxy.pool.anonymousRejected = true }
         proxy.upstreamInfo = info
         do {
             try proxy.listen()

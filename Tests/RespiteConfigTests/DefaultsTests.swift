@@ -80,6 +80,7 @@ final class DefaultsTests: XCTestCase {
             timeout 90
             maxclients 50
             requirepass "p\\"w d"
+            client-auth local
             upstream [fe80::1]:7001
             upstream-user app
             upstream-password secret

@@ -154,3 +154,13 @@ final class ValueTests: XCTestCase {
                        "respite.conf:1: 'proto-max-multibulk-len-unauthenticated' (10) must not exceed 'proto-max-multibulk-len' (5)")
     }
 }
+
+final class ClientAuthTests: XCTestCase {
+    func testClientAuthChoicesAndItsRuleWithRequirepass() throws {
+        XCTAssertEqual(RespiteConfiguration.defaults.clientAuth, "auto")
+        let local = try ConfigLoader.load(arguments: ["--client-auth", "local", "--requirepass", "pw"])
+        XCTAssertEqual(local.configuration.clientAuth, "local")
+        XCTAssertThrowsError(try ConfigLoader.load(arguments: ["--client-auth", "passthrough", "--requirepass", "pw"]))
+        XCTAssertThrowsError(try ConfigLoader.load(arguments: ["--client-auth", "remote"]))
+    }
+}
