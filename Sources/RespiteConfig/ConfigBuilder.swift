@@ -91,31 +91,39 @@ struct ConfigBuilder {
 
     /// The configuration, once the rules between directives hold.
     func validated() throws(ConfigError) -> RespiteConfiguration {
+        // One throw site: with a throw per rule, the release build (Swift 6.3) returned an
+        // uninitialised error from here once the rules grew to six.
+        if let broken = brokenRule() { throw broken }
+        return config
+    }
+
+    /// The first rule between directives that the configuration breaks, as a located error.
+    private func brokenRule() -> ConfigError? {
         if config.port == 0 && config.unixSocket == nil {
-            throw failure(["port", "unixsocket"], "no listener: 'port' is 0 and 'unixsocket' is not set")
+            return failure(["port", "unixsocket"], "no listener: 'port' is 0 and 'unixsocket' is not set")
         }
         if config.upstreamReconnectMinMs > config.upstreamReconnectMaxMs {
-            throw failure(["upstream-reconnect-min", "upstream-reconnect-max"],
+            return failure(["upstream-reconnect-min", "upstream-reconnect-max"],
                           "'upstream-reconnect-min' (\(ConfigValues.renderMilliseconds(config.upstreamReconnectMinMs))) "
                           + "must not exceed 'upstream-reconnect-max' (\(ConfigValues.renderMilliseconds(config.upstreamReconnectMaxMs)))")
         }
         if config.clientAuth == "passthrough" && config.requirePass != nil {
-            throw failure(["client-auth", "requirepass"], "'client-auth passthrough' lets the upstream check logins; 'requirepass' needs 'client-auth local' (or auto)")
+            return failure(["client-auth", "requirepass"], "'client-auth passthrough' lets the upstream check logins; 'requirepass' needs 'client-auth local' (or auto)")
         }
         if config.upstreamUser != nil && config.upstreamPassword == nil {
-            throw failure(["upstream-user", "upstream-password"], "'upstream-user' needs 'upstream-password'")
+            return failure(["upstream-user", "upstream-password"], "'upstream-user' needs 'upstream-password'")
         }
         if config.protoMaxBulkLenUnauthenticated > config.protoMaxBulkLen {
-            throw failure(["proto-max-bulk-len-unauthenticated", "proto-max-bulk-len"],
+            return failure(["proto-max-bulk-len-unauthenticated", "proto-max-bulk-len"],
                           "'proto-max-bulk-len-unauthenticated' (\(config.protoMaxBulkLenUnauthenticated)) "
                           + "must not exceed 'proto-max-bulk-len' (\(config.protoMaxBulkLen))")
         }
         if config.protoMaxMultibulkLenUnauthenticated > config.protoMaxMultibulkLen {
-            throw failure(["proto-max-multibulk-len-unauthenticated", "proto-max-multibulk-len"],
+            return failure(["proto-max-multibulk-len-unauthenticated", "proto-max-multibulk-len"],
                           "'proto-max-multibulk-len-unauthenticated' (\(config.protoMaxMultibulkLenUnauthenticated)) "
                           + "must not exceed 'proto-max-multibulk-len' (\(config.protoMaxMultibulkLen))")
         }
-        return config
+        return nil
     }
 
     private mutating func record(_ name: String, at location: String) {
