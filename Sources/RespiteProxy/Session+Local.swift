@@ -44,6 +44,9 @@ extension Session {
             }
             pinReasons = []
             multiShapes = []
+            multiAborted = false
+            trackingOn = false
+            trackingRedirect = nil
             channels.removeAll(); patterns.removeAll(); shardChannels.removeAll()
             proto = 2
             db = 0

@@ -104,6 +104,7 @@ extension Session {
             if matches(nameBytes, "multi") {
                 pinReasons.insert(.multi)
                 multiShapes.removeAll()
+                multiAborted = false
             } else if matches(nameBytes, "watch") {
                 pinReasons.insert(.watch)
             } else if matches(nameBytes, "unwatch") {
@@ -132,25 +133,11 @@ extension Session {
             }
             return sendPinned(frame, shape: shape, pushes: Int32(expected))
         case .tracking:
-            if sharedInFlight > 0 { return false }
-            if let redirect = redirectArgument(base, args) {
-                // REDIRECT names a Respite client id; the server needs the id of that client's
-                // own upstream connection, where its invalidation subscription lives.
-                guard let target = proxy.session(clientID: redirect.id), let conn = target.pinned, conn.serverClientID >= 0 else {
-                    addLocalReply(Array("-ERR The client ID you want redirect to does not exist\r\n".utf8))
-                    return true
-                }
-                var parts: [[UInt8]] = args.map { Array(UnsafeRawBufferPointer(start: base + Int($0.offset), count: Int($0.length))) }
-                parts[redirect.index] = Array(String(conn.serverClientID).utf8)
-                let scratch = ByteBuffer(capacity: frame.count + 32)
-                InlineSplitter.encode(parts, into: scratch)
-                pinReasons.insert(.tracking)
-                pinReasons.insert(.dirty)
-                return sendPinned(UnsafeRawBufferPointer(start: scratch.readPointer, count: scratch.readableCount), shape: shape)
-            }
-            pinReasons.insert(.tracking)
-            pinReasons.insert(.dirty)
-            return sendPinned(frame, shape: shape)
+            return clientTracking(frame: frame, args: args, command: cmdID, shape: shape)
+        case .trackingState:
+            return trackingState(frame: frame, args: args, command: cmdID, shape: shape)
+        case .replication:
+            return startReplicationRelay(frame)
         case .monitor:
             if sharedInFlight > 0 { return false }
             pinReasons.insert(.monitor)
