@@ -67,6 +67,9 @@ def test_redis_cli_replica_through_respite_sees_writes(proxy, key):
 
             wait_until(written_and_seen, 15, "the SET to reach redis-cli --replica", interval=0.1)
         assert b'"replicated"' in seen
+        with Conn(proxy.addr) as c:
+            clients = c.call("CLIENT", "LIST", "TYPE", "replica").decode()
+            assert "flags=S" in clients
     finally:
         p.terminate()
         p.wait(timeout=10)

@@ -202,3 +202,24 @@ def test_redirect_target_connection_is_not_reused(proxy, key):
         assert push.startswith(b">2\r\n$10\r\ninvalidate\r\n")
         assert c.call_raw("EXEC") == b"*0\r\n"
 
+
+def _tracking_in_multi(addr, k):
+    with Conn(addr) as a, Conn(addr) as b, Conn(addr) as w:
+        hello3(b)
+        bid = b.call("CLIENT", "ID")
+        assert a.call("MULTI") == "OK"
+        assert a.call("CLIENT", "TRACKING", "ON", "REDIRECT", str(bid)) == "QUEUED"
+        assert a.call("GET", k) == "QUEUED"
+        result = a.call_raw("EXEC")
+        w.call("SET", k, "v")
+        push = b.read_raw(timeout=5)
+        return result, push, a.call("CLIENT", "GETREDIR") == bid
+
+
+def test_tracking_queued_in_multi(proxy, redis, key):
+    """CLIENT TRACKING ON REDIRECT inside MULTI: the id is translated and tracking outlives EXEC."""
+    want = _tracking_in_multi(redis.addr, key + "direct")
+    got = _tracking_in_multi(proxy.addr, key + "proxyd")
+    assert got[0] == want[0] == b"*2\r\n+OK\r\n$-1\r\n"
+    assert got[1].replace(b"proxyd", b"direct") == want[1]
+    assert got[2] and want[2]

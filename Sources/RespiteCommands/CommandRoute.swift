@@ -108,6 +108,12 @@ public enum RoutePolicy {
         return routes
     }()
 
+    /// Commands Respite answers in its own terms that must not be queued in a transaction:
+    /// inside MULTI the server would run them against Respite's upstream connections (CLIENT
+    /// KILL would kill them). Refused there with an error, and the transaction is aborted at
+    /// EXEC as Redis aborts one with a command refused while queueing.
+    public static let refusedInTransaction: Set<String> = ["client|kill"]
+
     /// The route for `name` (`cmd` or `cmd|sub`, lowercase) with `flags`: the explicit decision
     /// when there is one; otherwise `.shared`, unless the flags say the command binds state to
     /// its connection (blocking, no_multi, or pubsub on a non-module command), which is refused

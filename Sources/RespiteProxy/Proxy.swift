@@ -133,6 +133,14 @@ public final class Proxy: UpstreamDelegate {
         sessions.compactMap { $0 }.filter { !$0.closed }.sorted { $0.id < $1.id }
     }
 
+    /// Whether `name` is a user Respite knows (`default`, the configured upstream user, or one
+    /// a client authenticated as) — for `CLIENT KILL USER`'s "No such user" (cold path).
+    func knowsUser(_ name: String) -> Bool {
+        if name == "default" || name == pool.settings.user { return true }
+        for case let s? in sessions where !s.closed && s.user == name { return true }
+        return false
+    }
+
     /// The live session with Respite client id `id` (cold path: a scan).
     func session(clientID id: Int64) -> Session? {
         for case let s? in sessions where s.id == id && !s.closed { return s }

@@ -43,6 +43,23 @@ extension Session {
         if inMulti {
             if matches(nameBytes, "exec") || matches(nameBytes, "discard") {
                 let isExec = matches(nameBytes, "exec")
+                if isExec && multiAborted {
+                    // A command was refused while queueing: the transaction is discarded
+                    // upstream and the client gets Redis's EXECABORT.
+                    multiAborted = false
+                    multiShapes.removeAll()
+                    multiName = nil
+                    pinReasons.remove(.multi)
+                    pinReasons.remove(.watch)
+                    let seq = nextSeq
+                    let discard: StaticString = "*1\r\n$7\r\nDISCARD\r\n"
+                    let sent = sendPinned(UnsafeRawBufferPointer(start: discard.utf8Start, count: discard.utf8CodeUnitCount), shape: .plain)
+                    if let i = slotIndex(seq), !slots[i].ready {
+                        setExtras(at: i) { $0.replyOverride = Array("-EXECABORT Transaction discarded because of previous errors.\r\n".utf8) }
+                    }
+                    return sent
+                }
+                multiAborted = false
                 let shapes = multiShapes
                 multiShapes.removeAll()
                 pinReasons.remove(.multi)
@@ -58,6 +75,22 @@ extension Session {
                 return sent
             }
             if matches(nameBytes, "quit") || matches(nameBytes, "reset") { return handleLocal(frame: frame, args: args, command: cmdID, shape: shape) }
+            if cmdID >= 0 && table.entries[Int(cmdID)].refusedInTransaction {
+                // The server would run it against Respite's own upstream connections.
+                multiAborted = true
+                let shown = String(table.entries[Int(cmdID)].name.uppercased().map { $0 == "|" ? " " : $0 })
+                addLocalReply(Array("-ERR Respite: \(shown) is not allowed inside MULTI (it would act on the proxy's upstream connections, not on Respite's clients)\r\n".utf8))
+                return true
+            }
+            if route == .tracking {
+                // Queued like any command, with the REDIRECT id translated and the connection
+                // kept for good (the tracking state outlives the transaction).
+                let before = pinnedInFlight
+                guard clientTracking(frame: frame, args: args, command: cmdID, shape: shape) else { return false }
+                // Queued upstream, or refused here (then EXEC aborts, as Redis after a queueing error).
+                if pinnedInFlight > before { multiShapes.append(shape) } else { multiAborted = true }
+                return true
+            }
             if matches(nameBytes, "select") || matches(nameBytes, "client") || matches(nameBytes, "hello") || matches(nameBytes, "auth") {
                 pinReasons.insert(.dirty)
             }

@@ -123,6 +123,8 @@ final class CommandTableTests: XCTestCase {
         }
         XCTAssertTrue(CommandRoute.blocking.pinsConnection)
         XCTAssertFalse(CommandRoute.shared.pinsConnection)
+        XCTAssertTrue(table.lookup(name: "client|kill")?.refusedInTransaction == true)
+        XCTAssertTrue(table.lookup(name: "client|list")?.refusedInTransaction == false)
     }
 
     func testKeyIndexesResolveNegativeLastKey() throws {
