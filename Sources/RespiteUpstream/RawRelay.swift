@@ -113,6 +113,11 @@ public final class RawRelay {
     }
 
     func onReadable() {
+        // The owner may drop this relay while it delivers (the client went away).
+        withExtendedLifetime(self) { readLoop() }
+    }
+
+    private func readLoop() {
         while !closed && !readPaused {
             inbuf.reserve(64 * 1024)
             switch Socket.read(fd, inbuf.writePointer, inbuf.writableCount) {
