@@ -223,3 +223,25 @@ def test_tracking_queued_in_multi(proxy, redis, key):
     assert got[0] == want[0] == b"*2\r\n+OK\r\n$-1\r\n"
     assert got[1].replace(b"proxyd", b"direct") == want[1]
     assert got[2] and want[2]
+
+
+def _redirect_target_resets(addr, k):
+    with Conn(addr) as a, Conn(addr) as b, Conn(addr) as w:
+        bid = b.call("CLIENT", "ID")
+        assert a.call("CLIENT", "TRACKING", "ON", "REDIRECT", str(bid)) == "OK"
+        assert b.call("SELECT", "1") == "OK"
+        assert b.call("RESET") == "RESET"
+        assert b.call("CLIENT", "ID") == bid
+        hello3(b)
+        a.call("GET", k)
+        w.call("SET", k, "v")
+        push = b.read_raw(timeout=5)
+        return push, b.call("GET", k), a.call("CLIENT", "GETREDIR") == bid
+
+
+def test_redirect_target_keeps_receiving_after_reset(proxy, redis, key):
+    """RESET keeps a client's id on Redis, so redirects to it go on working; so through Respite."""
+    want = _redirect_target_resets(redis.addr, key + "direct")
+    got = _redirect_target_resets(proxy.addr, key + "proxyd")
+    assert got[0].replace(b"proxyd", b"direct") == want[0]
+    assert got[1:] == want[1:] == (b"v", True)

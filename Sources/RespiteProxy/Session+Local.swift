@@ -40,10 +40,16 @@ extension Session {
         if matches(name, "reset") {
             if sharedInFlight > 0 || pinnedInFlight > 0 { return false }
             if let p = pinned {
-                pinned = nil
-                proxy.pool.release(p, reusable: false)
+                if pinReasons.contains(.redirectTarget) && p.acceptsRequests {
+                    // Others' invalidations are redirected to this connection's server id,
+                    // which RESET keeps on Redis: reset the connection instead of leaving it.
+                    resetRedirectTargetConnection(p)
+                } else {
+                    pinned = nil
+                    proxy.pool.release(p, reusable: false)
+                }
             }
-            pinReasons = []
+            pinReasons = pinned != nil ? [.redirectTarget, .dirty] : []
             multiShapes = []
             multiAborted = false
             trackingOn = false

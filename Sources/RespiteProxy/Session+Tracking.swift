@@ -160,4 +160,28 @@ extension Session {
         let shown = trackingRedirect?.client ?? 0
         outbuf.append(Array(">2\r\n$21\r\ntracking-redir-broken\r\n:\(shown)\r\n".utf8))
     }
+
+    /// RESET of a redirect target: the connection keeps its server id (as the client keeps its
+    /// id on Redis) and gets the server's own RESET, then `HELLO 3` (with the handshake's AUTH
+    /// and name, which RESET drops) so pushes keep arriving as pushes. Neither reply reaches
+    /// the client, which gets Respite's `+RESET` after them.
+    func resetRedirectTargetConnection(_ conn: UpstreamConnection) {
+        let settings = proxy.pool.settings
+        var hello: [[UInt8]] = [Array("HELLO".utf8), Array("3".utf8)]
+        if let pw = settings.password {
+            hello += [Array("AUTH".utf8), Array((settings.user ?? "default").utf8), Array(pw.utf8)]
+        }
+        if !settings.clientName.isEmpty { hello += [Array("SETNAME".utf8), Array(settings.clientName.utf8)] }
+        let out = ByteBuffer(capacity: 128)
+        for command in [[Array("RESET".utf8)], hello] {
+            out.clear()
+            InlineSplitter.encode(command, into: out)
+            let seq = takeSlot(shape: .plain)
+            slots[slots.count - 1].suppress = true
+            let timeout = proxy.pool.settings.timeoutMs
+            let deadline: Int64 = timeout > 0 ? proxy.pool.now + Int64(timeout) : 0
+            conn.send(out.readPointer, out.readableCount, Pending(session: index, generation: generation, slot: seq, deadline: deadline))
+            pinnedInFlight += 1
+        }
+    }
 }
