@@ -245,3 +245,30 @@ def test_redirect_target_keeps_receiving_after_reset(proxy, redis, key):
     got = _redirect_target_resets(proxy.addr, key + "proxyd")
     assert got[0].replace(b"proxyd", b"direct") == want[0]
     assert got[1:] == want[1:] == (b"v", True)
+
+
+def _caching_then_local_command(addr, k):
+    with Conn(addr) as a, Conn(addr) as w:
+        hello3(a)
+        assert a.call("CLIENT", "TRACKING", "ON", "OPTIN") == "OK"
+        # A CLIENT command between CACHING and the read keeps the flag (Redis's rule).
+        assert a.call("CLIENT", "CACHING", "yes") == "OK"
+        a.call("CLIENT", "ID")
+        a.call("GET", k + "1")
+        # Any other command consumes it, even one Respite answers itself.
+        assert a.call("CLIENT", "CACHING", "yes") == "OK"
+        a.call("ACL", "WHOAMI")
+        a.call("GET", k + "2")
+        assert a.call("CLIENT", "CACHING", "yes") == "OK"
+        a.call("GET", k + "3")
+        for n in "123":
+            w.call("SET", k + n, "x")
+        return [a.read_raw(timeout=5), a.read_raw(timeout=5)]
+
+
+def test_caching_flag_consumed_as_on_redis(proxy, redis, key):
+    """CLIENT CACHING applies to the next command, whichever route it takes through Respite."""
+    want = _caching_then_local_command(redis.addr, key + "direct")
+    got = _caching_then_local_command(proxy.addr, key + "proxyd")
+    assert [g.replace(b"proxyd", b"direct") for g in got] == want
+    assert (key + "direct1").encode() in want[0] and (key + "direct3").encode() in want[1]

@@ -34,6 +34,10 @@ extension Session {
         }
 
         lastCommand = cmdID
+        if cachingArmed && !matches(nameBytes, "client") {
+            // The next command consumes CLIENT CACHING's flag (a CLIENT one keeps it, as Redis).
+            if route == .local { consumeCachingFlag() } else { cachingArmed = false }
+        }
         // Authentication gate.
         if !authenticated && !isAuthExempt(nameBytes) {
             addLocalReply(Array("-NOAUTH Authentication required.\r\n".utf8))

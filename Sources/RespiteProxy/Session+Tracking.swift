@@ -114,6 +114,7 @@ extension Session {
         if let p = pinned, p.state != .closed {
             let seq = nextSeq
             let sent = sendPinned(frame, shape: shape)
+            if sent && matches(sub, "caching") && !inMulti { cachingArmed = true }
             if sent, let ids = trackingRedirect, !matches(sub, "caching"), let i = slotIndex(seq), !slots[i].ready {
                 setExtras(at: i) { $0.redirectRewrite = ids }
             }
@@ -172,16 +173,28 @@ extension Session {
             hello += [Array("AUTH".utf8), Array((settings.user ?? "default").utf8), Array(pw.utf8)]
         }
         if !settings.clientName.isEmpty { hello += [Array("SETNAME".utf8), Array(settings.clientName.utf8)] }
+        sendUnanswered([Array("RESET".utf8)], on: conn)
+        sendUnanswered(hello, on: conn)
+    }
+
+    /// Sends Respite's own command on `conn` in this session's order; its reply is dropped.
+    func sendUnanswered(_ command: [[UInt8]], on conn: UpstreamConnection) {
         let out = ByteBuffer(capacity: 128)
-        for command in [[Array("RESET".utf8)], hello] {
-            out.clear()
-            InlineSplitter.encode(command, into: out)
-            let seq = takeSlot(shape: .plain)
-            slots[slots.count - 1].suppress = true
-            let timeout = proxy.pool.settings.timeoutMs
-            let deadline: Int64 = timeout > 0 ? proxy.pool.now + Int64(timeout) : 0
-            conn.send(out.readPointer, out.readableCount, Pending(session: index, generation: generation, slot: seq, deadline: deadline))
-            pinnedInFlight += 1
-        }
+        InlineSplitter.encode(command, into: out)
+        let seq = takeSlot(shape: .plain)
+        slots[slots.count - 1].suppress = true
+        let timeout = proxy.pool.settings.timeoutMs
+        let deadline: Int64 = timeout > 0 ? proxy.pool.now + Int64(timeout) : 0
+        conn.send(out.readPointer, out.readableCount, Pending(session: index, generation: generation, slot: seq, deadline: deadline))
+        pinnedInFlight += 1
+    }
+
+    /// A command Respite answers itself follows CLIENT CACHING. On Redis any command but a
+    /// CLIENT one consumes the CACHING flag; this one never reaches the server, so a PING
+    /// consumes it there, and the read after it is tracked (or not) as on Redis.
+    func consumeCachingFlag() {
+        cachingArmed = false
+        guard let p = pinned, p.acceptsRequests else { return }
+        sendUnanswered([Array("PING".utf8)], on: p)
     }
 }

@@ -139,6 +139,8 @@ final class Session {
     /// CLIENT TRACKING is on (as the server accepted it), and where it redirects.
     var trackingOn = false
     var trackingRedirect: RedirectIDs?
+    /// CLIENT CACHING was sent and no command has consumed its flag on the server yet.
+    var cachingArmed = false
     /// A command refused while queueing in MULTI: EXEC discards the transaction, as Redis.
     var multiAborted = false
     /// SYNC/PSYNC/REPLCONF turned this session into a raw relay to its own upstream socket.
