@@ -272,3 +272,22 @@ def test_caching_flag_consumed_as_on_redis(proxy, redis, key):
     got = _caching_then_local_command(proxy.addr, key + "proxyd")
     assert [g.replace(b"proxyd", b"direct") for g in got] == want
     assert (key + "direct1").encode() in want[0] and (key + "direct3").encode() in want[1]
+
+
+def _resp2_tracking_without_redirect_then_subscribed(addr, k):
+    with Conn(addr) as a, Conn(addr) as w:
+        assert a.call("CLIENT", "TRACKING", "ON") == "OK"
+        a.call("GET", k)
+        a.send_cmd("SUBSCRIBE", k + "chan")
+        a.read_raw()
+        w.call("SET", k, "x")
+        w.call("PUBLISH", k + "chan", "hello")
+        return a.read_raw(timeout=5)
+
+
+def test_resp2_tracking_without_redirect_gets_no_message(proxy, redis, key):
+    """A RESP2 client tracking without REDIRECT gets no invalidation, even in pub/sub mode."""
+    want = _resp2_tracking_without_redirect_then_subscribed(redis.addr, key + "direct")
+    got = _resp2_tracking_without_redirect_then_subscribed(proxy.addr, key + "proxyd")
+    assert got.replace(b"proxyd", b"direct") == want
+    assert b"hello" in want

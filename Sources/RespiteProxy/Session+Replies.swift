@@ -171,9 +171,10 @@ extension Session {
             if let name { removeSubscription(kind, name) }
             confirmSubscriptionPush(frame, info)
         case .invalidate where proto == 2:
-            // Redis sends a RESP2 client invalidations only as a pub/sub message, and only in
-            // pub/sub mode; anything else would land in its reply stream.
-            guard subscribed else { return }
+            // Redis sends a RESP2 client invalidations only as a pub/sub message, only in
+            // pub/sub mode, and only those redirected to it (its own tracking without REDIRECT
+            // gets nothing); anything else would land in its reply stream.
+            guard subscribed && pinReasons.contains(.redirectTarget) else { return }
             writeInvalidationAsMessage(frame, info)
         case .message, .invalidate:
             writePush(frame, info)
