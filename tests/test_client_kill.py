@@ -80,6 +80,10 @@ def test_client_kill_inside_multi_never_reaches_redis(proxy, key):
         assert err.startswith(b"-ERR Respite: CLIENT KILL is not allowed inside MULTI")
         assert c.call_raw("EXEC") == b"-EXECABORT Transaction discarded because of previous errors.\r\n"
         assert c.call("GET", key) is None, "the discarded SET did not run"
+        # CLIENT UNBLOCK names Respite ids, which mean nothing to the server: refused alike.
+        assert c.call("MULTI") == "OK"
+        assert c.call_raw("CLIENT", "UNBLOCK", str(oid)).startswith(b"-ERR Respite: CLIENT UNBLOCK is not allowed inside MULTI")
+        assert c.call_raw("EXEC").startswith(b"-EXECABORT")
         assert other.call("CLIENT", "ID") == oid
         assert c.call("PING") == "PONG"
         # A transaction after the aborted one runs normally.

@@ -110,9 +110,10 @@ public enum RoutePolicy {
 
     /// Commands Respite answers in its own terms that must not be queued in a transaction:
     /// inside MULTI the server would run them against Respite's upstream connections (CLIENT
-    /// KILL would kill them). Refused there with an error, and the transaction is aborted at
+    /// KILL would kill them, CLIENT UNBLOCK would take a Respite id for a server id and unblock
+    /// an unrelated connection). Refused there with an error, and the transaction is aborted at
     /// EXEC as Redis aborts one with a command refused while queueing.
-    public static let refusedInTransaction: Set<String> = ["client|kill"]
+    public static let refusedInTransaction: Set<String> = ["client|kill", "client|unblock"]
 
     /// The route for `name` (`cmd` or `cmd|sub`, lowercase) with `flags`: the explicit decision
     /// when there is one; otherwise `.shared`, unless the flags say the command binds state to
