@@ -342,20 +342,6 @@ extension Session {
         return false
     }
 
-    /// `CLIENT TRACKING … REDIRECT <id> …`: the id and its argument index.
-    func redirectArgument(_ base: UnsafeRawPointer, _ args: ArgList) -> (id: Int64, index: Int)? {
-        var i = 2
-        while i + 1 < args.count {
-            let a = UnsafeRawBufferPointer(start: base + Int(args[i].offset), count: Int(args[i].length))
-            if matches(a, "redirect") {
-                let v = UnsafeRawBufferPointer(start: base + Int(args[i + 1].offset), count: Int(args[i + 1].length))
-                return (Int64(String(decoding: v, as: UTF8.self)) ?? -1, i + 1)
-            }
-            i += 1
-        }
-        return nil
-    }
-
     func isAuthExempt(_ name: UnsafeRawBufferPointer) -> Bool {
         matches(name, "auth") || matches(name, "hello") || matches(name, "quit") || matches(name, "reset")
     }

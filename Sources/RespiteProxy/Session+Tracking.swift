@@ -36,7 +36,11 @@ extension Session {
         guard on, let redirect = redirectArgument(base, args) else {
             return sendTracking(frame, shape: shape, change: change)
         }
-        guard let target = proxy.session(clientID: redirect.id), target.relay == nil else {
+        guard let redirectID = redirect.id else {
+            addLocalReply(r.error("ERR value is not an integer or out of range"))
+            return true
+        }
+        guard let target = proxy.session(clientID: redirectID), target.relay == nil else {
             addLocalReply(r.error("ERR The client ID you want redirect to does not exist"))
             return true
         }
@@ -54,6 +58,21 @@ extension Session {
         let scratch = ByteBuffer(capacity: frame.count + 32)
         InlineSplitter.encode(parts, into: scratch)
         return sendTracking(UnsafeRawBufferPointer(start: scratch.readPointer, count: scratch.readableCount), shape: shape, change: change)
+    }
+
+    /// `CLIENT TRACKING … REDIRECT <id> …`: the id (nil when not an integer) and its index.
+    func redirectArgument(_ base: UnsafeRawPointer, _ args: ArgList) -> (id: Int64?, index: Int)? {
+        var i = 3
+        while i + 1 < args.count {
+            let a = UnsafeRawBufferPointer(start: base + Int(args[i].offset), count: Int(args[i].length))
+            if matches(a, "redirect") {
+                let v = UnsafeRawBufferPointer(start: base + Int(args[i + 1].offset), count: Int(args[i + 1].length))
+                return (Int64(String(decoding: v, as: UTF8.self)), i + 1)
+            }
+            // Options with a value: their value is never an option name.
+            i += (matches(a, "prefix") ? 2 : 1)
+        }
+        return nil
     }
 
     private func sendTracking(_ frame: UnsafeRawBufferPointer, shape: ReplyShape, change: TrackingChange) -> Bool {
