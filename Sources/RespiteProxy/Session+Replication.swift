@@ -20,9 +20,14 @@ extension Session: RawRelayOwner {
         if sharedInFlight > 0 || pinnedInFlight > 0 || !slots.isEmpty { return false }
         if let p = pinned {
             pinned = nil
-            pinReasons = []
             proxy.pool.release(p, reusable: false)
         }
+        // Whatever the session held upstream ends with its connection.
+        pinReasons = []
+        channels.removeAll(); patterns.removeAll(); shardChannels.removeAll()
+        trackingOn = false
+        trackingRedirect = nil
+        cachingArmed = false
         shared = nil
         let r = RawRelay(loop: proxy.loop, settings: proxy.pool.settings, address: proxy.pool.dialAddress, owner: self)
         relay = r
