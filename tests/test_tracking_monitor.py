@@ -29,6 +29,10 @@ def test_tracking_redirect_to_unknown_client_is_refused(proxy, redis):
     with Conn(proxy.addr) as c, Conn(redis.addr) as d:
         want = d.call_raw("CLIENT", "TRACKING", "ON", "REDIRECT", "987654")
         assert c.call_raw("CLIENT", "TRACKING", "ON", "REDIRECT", "987654") == want
+        for args in (("ON", "REDIRECT", "abc"), ("ON", "PREFIX", "redirect", "BCAST"), ("ON", "REDIRECT")):
+            assert c.call_raw("CLIENT", "TRACKING", *args) == d.call_raw("CLIENT", "TRACKING", *args), args
+            c.call("CLIENT", "TRACKING", "OFF")
+            d.call("CLIENT", "TRACKING", "OFF")
 
 
 def test_resp3_tracking_pushes_invalidate(proxy, key):

@@ -24,6 +24,8 @@ public struct CommandInfo: Sendable {
     public let route: CommandRoute
     /// How a RESP3 reply to this command is written to a RESP2 client.
     public let shape: ReplyShape
+    /// Refused inside MULTI (`RoutePolicy.refusedInTransaction`).
+    public let refusedInTransaction: Bool
     /// Subcommands, sorted by name. Empty for plain commands.
     public internal(set) var subcommands: [CommandInfo]
     /// True when the built-in table knows the command; false for commands learned only from
@@ -48,6 +50,7 @@ public struct CommandInfo: Sendable {
         self.subcommands = subcommands.sorted { $0.name < $1.name }
         self.isBuiltin = isBuiltin
         self.route = route ?? RoutePolicy.route(name: name, flags: flags)
+        self.refusedInTransaction = RoutePolicy.refusedInTransaction.contains(name)
         if let shape {
             self.shape = shape
         } else if let bar = name.utf8.firstIndex(of: UInt8(ascii: "|")) {

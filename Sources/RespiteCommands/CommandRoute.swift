@@ -19,8 +19,12 @@
 // | .subscribe         | SUBSCRIBE PSUBSCRIBE SSUBSCRIBE                                    |
 // | .unsubscribe       | UNSUBSCRIBE PUNSUBSCRIBE SUNSUBSCRIBE                              |
 // | .monitor           | MONITOR                                                            |
-// | .tracking          | CLIENT TRACKING CACHING GETREDIR TRACKINGINFO                      |
-// | .unsupported       | SYNC PSYNC REPLCONF (replication-internal), ASKING RESTORE-ASKING   |
+// | .tracking          | CLIENT TRACKING (REDIRECT ids are Respite's, translated)           |
+// | .trackingState     | CLIENT CACHING GETREDIR TRACKINGINFO: go to the tracking connection |
+// |                    | (ids translated back), answered locally when there is none         |
+// | .replication       | SYNC PSYNC REPLCONF: the session becomes a raw byte relay on a     |
+// |                    | fresh upstream connection of its own (redis-cli --rdb, --replica)  |
+// | .unsupported       | ASKING RESTORE-ASKING                                              |
 // |                    | (cluster-internal), SHUTDOWN (operator action on the server        |
 // |                    | itself), SCRIPT DEBUG (the Lua debugger owns its connection)       |
 // | .shared (explicit) | PUBLISH SPUBLISH PUBSUB subcommands, SAVE — flagged pubsub/no_multi |
@@ -52,16 +56,22 @@ public enum CommandRoute: Sendable, Equatable {
     case unsubscribe
     /// Streams every command the server sees; pins a connection for good.
     case monitor
-    /// Client-side caching state (CLIENT TRACKING and friends); pins a connection.
+    /// CLIENT TRACKING: client-side caching state; pins a connection that is never reused.
     case tracking
+    /// Reads or qualifies the tracking state (CACHING, GETREDIR, TRACKINGINFO): sent on the
+    /// client's tracking connection, answered locally when the client has none.
+    case trackingState
+    /// Replication (SYNC, PSYNC, REPLCONF): the session becomes a raw byte relay on a fresh
+    /// upstream connection of its own, for the rest of its life.
+    case replication
     /// Refused by the proxy with `-ERR <reason>`.
     case unsupported(reason: String)
 
     /// True for routes that hold a dedicated upstream connection while their state lives.
     public var pinsConnection: Bool {
         switch self {
-        case .transaction, .blocking, .subscribe, .unsubscribe, .monitor, .tracking: return true
-        case .local, .shared, .blockingWithArg, .unsupported: return false
+        case .transaction, .blocking, .subscribe, .unsubscribe, .monitor, .tracking, .replication: return true
+        case .local, .shared, .blockingWithArg, .trackingState, .unsupported: return false
         }
     }
 }
@@ -84,9 +94,9 @@ public enum RoutePolicy {
         set(.subscribe, "subscribe", "psubscribe", "ssubscribe")
         set(.unsubscribe, "unsubscribe", "punsubscribe", "sunsubscribe")
         set(.monitor, "monitor")
-        set(.tracking, "client|tracking", "client|caching", "client|getredir", "client|trackinginfo")
-        set(.unsupported(reason: "replication commands are not served through the proxy"),
-            "sync", "psync", "replconf")
+        set(.tracking, "client|tracking")
+        set(.trackingState, "client|caching", "client|getredir", "client|trackinginfo")
+        set(.replication, "sync", "psync", "replconf")
         set(.unsupported(reason: "cluster-internal command; the proxy follows redirects itself"),
             "asking", "restore-asking")
         set(.unsupported(reason: "SHUTDOWN is not forwarded; run it against the server directly"),
@@ -97,6 +107,13 @@ public enum RoutePolicy {
             "pubsub|numsub", "pubsub|shardchannels", "pubsub|shardnumsub", "pubsub|help", "save")
         return routes
     }()
+
+    /// Commands Respite answers in its own terms that must not be queued in a transaction:
+    /// inside MULTI the server would run them against Respite's upstream connections (CLIENT
+    /// KILL would kill them, CLIENT UNBLOCK would take a Respite id for a server id and unblock
+    /// an unrelated connection). Refused there with an error, and the transaction is aborted at
+    /// EXEC as Redis aborts one with a command refused while queueing.
+    public static let refusedInTransaction: Set<String> = ["client|kill", "client|unblock"]
 
     /// The route for `name` (`cmd` or `cmd|sub`, lowercase) with `flags`: the explicit decision
     /// when there is one; otherwise `.shared`, unless the flags say the command binds state to

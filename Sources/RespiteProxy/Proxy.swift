@@ -39,6 +39,8 @@ public final class Proxy: UpstreamDelegate {
     var dirtySessions: [Session] = []
     /// Sessions whose waiting input may proceed.
     var resumeList: [Session] = []
+    /// Sessions whose CLIENT TRACKING REDIRECT waits for the target's connection to be ready.
+    var redirectWaiters: [Session] = []
     /// Scratch space for re-encoding inline commands.
     let scratch = ByteBuffer(capacity: 1024)
     public private(set) var totalConnections = 0
@@ -131,6 +133,14 @@ public final class Proxy: UpstreamDelegate {
         sessions.compactMap { $0 }.filter { !$0.closed }.sorted { $0.id < $1.id }
     }
 
+    /// Whether `name` is a user Respite knows (`default`, the configured upstream user, or one
+    /// a client authenticated as) — for `CLIENT KILL USER`'s "No such user" (cold path).
+    func knowsUser(_ name: String) -> Bool {
+        if name == "default" || name == pool.settings.user { return true }
+        for case let s? in sessions where !s.closed && s.user == name { return true }
+        return false
+    }
+
     /// The live session with Respite client id `id` (cold path: a scan).
     func session(clientID id: Int64) -> Session? {
         for case let s? in sessions where s.id == id && !s.closed { return s }
@@ -200,6 +210,11 @@ public final class Proxy: UpstreamDelegate {
             i += 1
         }
         dirtySessions.removeAll(keepingCapacity: true)
+        if !redirectWaiters.isEmpty {
+            let waiters = redirectWaiters
+            redirectWaiters.removeAll()
+            for s in waiters where !s.closed { s.noteProgress() }
+        }
         // One round: a session that must wait again is queued again only by new progress.
         if !resumeList.isEmpty {
             let list = resumeList
@@ -212,7 +227,7 @@ public final class Proxy: UpstreamDelegate {
     func idleSweep() {
         let limit = Int64(settings.idleTimeoutSeconds) * 1000
         let now = monotonicMs()
-        for case let s? in sessions where !s.closed && s.pinned == nil && s.slots.isEmpty {
+        for case let s? in sessions where !s.closed && s.pinned == nil && s.relay == nil && s.slots.isEmpty {
             if now - s.lastInteraction > limit {
                 Log.verbose("Closing idle client id=\(s.id) addr=\(s.peer)")
                 s.close()
@@ -229,10 +244,12 @@ public final class Proxy: UpstreamDelegate {
         if s.subscribed { flags += "P" }
         if s.inMulti { flags += "x" }
         if s.pinReasons.contains(.blocking) { flags += "b" }
+        if s.trackingOn { flags += "t" }
+        if s.relay != nil { flags += "S" }
         if flags.isEmpty { flags = "N" }
         let name = String(decoding: s.name, as: UTF8.self)
         let multi = s.inMulti ? s.multiShapes.count : -1
-        return "id=\(s.id) addr=\(s.peer) laddr=\(s.local) fd=\(s.fd) name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(s.db) sub=\(s.channels.count) psub=\(s.patterns.count) ssub=\(s.shardChannels.count) multi=\(multi) qbuf=\(s.inbuf.readableCount) qbuf-free=\(s.inbuf.writableCount) argv-mem=0 multi-mem=0 rbs=\(s.outbuf.capacity) rbp=0 obl=0 oll=0 omem=\(s.outbuf.readableCount) tot-mem=\(s.inbuf.capacity + s.outbuf.capacity) events=r cmd=\(s.lastCommand >= 0 ? commands.entries[Int(s.lastCommand)].name : "NULL") user=\(s.user) redir=-1 resp=\(s.proto) lib-name=\(String(decoding: s.libName, as: UTF8.self)) lib-ver=\(String(decoding: s.libVersion, as: UTF8.self))\n"
+        return "id=\(s.id) addr=\(s.peer) laddr=\(s.local) fd=\(s.fd) name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(s.db) sub=\(s.channels.count) psub=\(s.patterns.count) ssub=\(s.shardChannels.count) multi=\(multi) qbuf=\(s.inbuf.readableCount) qbuf-free=\(s.inbuf.writableCount) argv-mem=0 multi-mem=0 rbs=\(s.outbuf.capacity) rbp=0 obl=0 oll=0 omem=\(s.outbuf.readableCount) tot-mem=\(s.inbuf.capacity + s.outbuf.capacity) events=r cmd=\(s.lastCommand >= 0 ? commands.entries[Int(s.lastCommand)].name : "NULL") user=\(s.user) redir=\(s.trackingOn ? (s.trackingRedirect?.client ?? 0) : -1) resp=\(s.proto) lib-name=\(String(decoding: s.libName, as: UTF8.self)) lib-ver=\(String(decoding: s.libVersion, as: UTF8.self))\n"
     }
 
     /// Stops accepting, closes every client and upstream connection.

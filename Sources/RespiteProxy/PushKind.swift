@@ -13,6 +13,8 @@ enum PushKind: Equatable {
     case message
     /// Client-side caching: `>2 invalidate <keys | null>`.
     case invalidate
+    /// Client-side caching: `>2 tracking-redir-broken <id>`, the redirect target is gone.
+    case redirectBroken
     case maintenance
     case other
 
@@ -30,6 +32,7 @@ enum PushKind: Equatable {
         }
         if named("message") || named("pmessage") || named("smessage") { return .message }
         if named("invalidate") { return .invalidate }
+        if named("tracking-redir-broken") { return .redirectBroken }
         let sub: PushKind?
         if named("subscribe") { sub = .subscribe(.channel, nil) }
         else if named("psubscribe") { sub = .subscribe(.pattern, nil) }

@@ -4,6 +4,7 @@
 // QUIT, ACL WHOAMI (local mode) — with Redis's reply shapes and error texts. Subcommands of
 // CLIENT that are not local go upstream like any shared command.
 
+import EventLoop
 import RESP
 import RespiteCommands
 import RespiteUpstream
@@ -40,12 +41,21 @@ extension Session {
         if matches(name, "reset") {
             if sharedInFlight > 0 || pinnedInFlight > 0 { return false }
             if let p = pinned {
-                pinned = nil
-                proxy.pool.release(p, reusable: false)
+                if pinReasons.contains(.redirectTarget) && p.acceptsRequests {
+                    // Others' invalidations are redirected to this connection's server id,
+                    // which RESET keeps on Redis: reset the connection instead of leaving it.
+                    resetRedirectTargetConnection(p)
+                } else {
+                    pinned = nil
+                    proxy.pool.release(p, reusable: false)
+                }
             }
-            pinReasons = []
+            pinReasons = pinned != nil ? [.redirectTarget, .dirty] : []
             multiShapes = []
             multiFailure = nil
+            multiAborted = false
+            trackingOn = false
+            trackingRedirect = nil
             channels.removeAll(); patterns.removeAll(); shardChannels.removeAll()
             proto = 2
             db = 0
@@ -323,11 +333,11 @@ extension Session {
         var i = 2
         while i < argc {
             if matches(arg(i), "type") && i + 1 < argc {
-                type = text(i + 1).lowercased()
-                guard ["normal", "pubsub", "master", "replica", "slave"].contains(type!) else {
+                guard let t = Session.clientType(named: text(i + 1)) else {
                     addLocalReply(r.error("ERR Unknown client type '\(text(i + 1))'"))
                     return true
                 }
+                type = t
                 i += 2
             } else if matches(arg(i), "id") && i + 1 < argc {
                 var set = Set<Int64>()
@@ -346,55 +356,82 @@ extension Session {
         var out = ""
         for s in proxy.liveSessions() {
             if let ids, !ids.contains(s.id) { continue }
-            if let type {
-                let isPubSub = s.subscribed
-                if type == "pubsub" && !isPubSub { continue }
-                if type == "normal" && isPubSub { continue }
-                if type == "master" || type == "replica" || type == "slave" { continue }
-            }
+            if let type, s.clientType != type { continue }
             out += proxy.clientInfoLine(s)
         }
         addLocalReply(r.verbatim(Array(out.utf8)))
         return true
     }
 
+    /// Redis's client type of a session: `replica` for a replication relay, `pubsub` in pub/sub
+    /// mode, `normal` otherwise (Respite has no master link).
+    var clientType: String { relay != nil ? "replica" : (subscribed ? "pubsub" : "normal") }
+
+    /// Redis's `getClientTypeByName`: `slave` is `replica`; nil for an unknown type.
+    static func clientType(named n: String) -> String? {
+        switch n.lowercased() {
+        case "normal": return "normal"
+        case "slave", "replica": return "replica"
+        case "pubsub": return "pubsub"
+        case "master": return "master"
+        default: return nil
+        }
+    }
+
     /// `CLIENT KILL addr` and `CLIENT KILL [ID id] [ADDR a] [LADDR a] [TYPE t] [USER u]
-    /// [SKIPME yes|no]`: closes Respite's own clients.
+    /// [SKIPME yes|no] [MAXAGE s]`: closes Respite's own clients (never Respite's upstream
+    /// connections), with Redis 7's parsing order, replies and error texts.
     func clientKill(argc: Int, arg: (Int) -> UnsafeRawBufferPointer, text: (Int) -> String) -> Bool {
         let r = LocalReply(proto: proto)
         if argc == 3 {
-            // The old form: one address, +OK or an error.
+            // The old form: one address, +OK or an error; a client may kill itself.
             let addr = text(2)
-            guard let victim = proxy.liveSessions().first(where: { $0.peer == addr }) else {
+            let victims = proxy.liveSessions().filter { $0.peer == addr }
+            guard !victims.isEmpty else {
                 addLocalReply(r.error("ERR No such client"))
                 return true
             }
-            kill(victim)
+            victims.forEach(kill)
             addLocalReply(r.ok())
             return true
         }
         var id: Int64? = nil, addr: String? = nil, laddr: String? = nil, type: String? = nil, user: String? = nil
+        var maxAge: Int64? = nil
         var skipMe = true
         var i = 2
-        while i + 1 < argc {
+        while i < argc {
+            guard i + 1 < argc else { addLocalReply(r.error("ERR syntax error")); return true }
             let v = text(i + 1)
             if matches(arg(i), "id") {
                 guard let n = Int64(v), n > 0 else { addLocalReply(r.error("ERR client-id should be greater than 0")); return true }
                 id = n
+            } else if matches(arg(i), "type") {
+                guard let t = Session.clientType(named: v) else {
+                    addLocalReply(r.error("ERR Unknown client type '\(v)'"))
+                    return true
+                }
+                type = t
             } else if matches(arg(i), "addr") { addr = v }
             else if matches(arg(i), "laddr") { laddr = v }
-            else if matches(arg(i), "type") { type = v.lowercased() }
-            else if matches(arg(i), "user") { user = v }
-            else if matches(arg(i), "skipme") {
+            else if matches(arg(i), "user") {
+                guard proxy.knowsUser(v) else {
+                    addLocalReply(r.error("ERR No such user '\(v)'"))
+                    return true
+                }
+                user = v
+            } else if matches(arg(i), "skipme") {
                 if v.lowercased() == "yes" { skipMe = true } else if v.lowercased() == "no" { skipMe = false }
                 else { addLocalReply(r.error("ERR syntax error")); return true }
+            } else if matches(arg(i), "maxage") {
+                guard let n = Int64(v) else { addLocalReply(r.error("ERR value is not an integer or out of range")); return true }
+                maxAge = n
             } else {
                 addLocalReply(r.error("ERR syntax error"))
                 return true
             }
             i += 2
         }
-        if i != argc { addLocalReply(r.error("ERR syntax error")); return true }
+        let now = monotonicMs()
         var killed = 0
         for s in proxy.liveSessions() {
             if skipMe && s === self { continue }
@@ -402,11 +439,8 @@ extension Session {
             if let addr, s.peer != addr { continue }
             if let laddr, s.local != laddr { continue }
             if let user, s.user != user { continue }
-            if let type {
-                if type == "pubsub" && !s.subscribed { continue }
-                if type == "normal" && s.subscribed { continue }
-                if type == "master" || type == "replica" || type == "slave" { continue }
-            }
+            if let type, s.clientType != type { continue }
+            if let maxAge, (now - s.created) / 1000 < maxAge { continue }
             kill(s)
             killed += 1
         }

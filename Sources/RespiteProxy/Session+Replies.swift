@@ -77,10 +77,29 @@ extension Session {
         if conn.pinned && blocked != nil && reissueIfUnblocked(conn, seq: seq, info: info, frame: frame) { return }
         if conn.pinned { pinnedInFlight -= 1 } else { sharedInFlight -= 1 }
         if let head = slots.first, head.seq == seq, !head.ready {
-            if head.hasExtras, let n = slotExtras[seq]?.nameOnSuccess {
-                if info.type == UInt8(ascii: "*"), frame.count > 1, frame[1] != UInt8(ascii: "-") { name = n }
-                awaitingLocalEffect = false
-                noteProgress()
+            if head.hasExtras, let extras = slotExtras[seq] {
+                if let n = extras.nameOnSuccess {
+                    if info.type == UInt8(ascii: "*"), frame.count > 1, frame[1] != UInt8(ascii: "-") { name = n }
+                    awaitingLocalEffect = false
+                    noteProgress()
+                }
+                if let change = extras.tracking { applyTrackingChange(change, accepted: !info.isError) }
+                if let override = extras.replyOverride {
+                    if !head.suppress { outbuf.append(override) }
+                    popSlot(); drainReadySlots(); markDirty()
+                    afterRemoteReply(conn, frame: frame, info: info)
+                    return
+                }
+                if let ids = extras.redirectRewrite, !info.isError {
+                    let rewritten = Session.rewriteRedirect(frame, ids)
+                    rewritten.withUnsafeBytes { raw in
+                        let shown = ReplyFrame(length: raw.count, type: info.type, hasRESP3: info.hasRESP3, valueOffset: info.valueOffset)
+                        if !head.suppress { writeReply(raw, shown, head, into: outbuf) }
+                    }
+                    popSlot(); drainReadySlots(); markDirty()
+                    afterRemoteReply(conn, frame: frame, info: info)
+                    return
+                }
             }
             if !head.suppress { writeReply(frame, info, head, into: outbuf) }
             popSlot()
@@ -152,9 +171,15 @@ extension Session {
             if let name { removeSubscription(kind, name) }
             confirmSubscriptionPush(frame, info)
         case .invalidate where proto == 2:
+            // Redis sends a RESP2 client invalidations only as a pub/sub message, only in
+            // pub/sub mode, and only those redirected to it (its own tracking without REDIRECT
+            // gets nothing); anything else would land in its reply stream.
+            guard subscribed && pinReasons.contains(.redirectTarget) else { return }
             writeInvalidationAsMessage(frame, info)
         case .message, .invalidate:
             writePush(frame, info)
+        case .redirectBroken:
+            writeRedirectBroken()
         case .maintenance, .other:
             // Pushes of the maintenance family (known or not) arrive because Respite opted in;
             // they are never the client's.

@@ -36,6 +36,10 @@ extension Session {
         }
 
         lastCommand = cmdID
+        if cachingArmed && !matches(nameBytes, "client") {
+            // The next command consumes CLIENT CACHING's flag (a CLIENT one keeps it, as Redis).
+            if route == .local { consumeCachingFlag() } else { cachingArmed = false }
+        }
         // Authentication gate.
         if !authenticated && !isAuthExempt(nameBytes) {
             addLocalReply(Array("-NOAUTH Authentication required.\r\n".utf8))
@@ -59,6 +63,23 @@ extension Session {
         if inMulti {
             if matches(nameBytes, "exec") || matches(nameBytes, "discard") {
                 let isExec = matches(nameBytes, "exec")
+                if isExec && multiAborted {
+                    // A command was refused while queueing: the transaction is discarded
+                    // upstream and the client gets Redis's EXECABORT.
+                    multiAborted = false
+                    multiShapes.removeAll()
+                    multiName = nil
+                    pinReasons.remove(.multi)
+                    pinReasons.remove(.watch)
+                    let seq = nextSeq
+                    let discard: StaticString = "*1\r\n$7\r\nDISCARD\r\n"
+                    let sent = sendPinned(UnsafeRawBufferPointer(start: discard.utf8Start, count: discard.utf8CodeUnitCount), shape: .plain)
+                    if let i = slotIndex(seq), !slots[i].ready {
+                        setExtras(at: i) { $0.replyOverride = Array("-EXECABORT Transaction discarded because of previous errors.\r\n".utf8) }
+                    }
+                    return sent
+                }
+                multiAborted = false
                 let shapes = multiShapes
                 multiShapes.removeAll()
                 pinReasons.remove(.multi)
@@ -74,6 +95,22 @@ extension Session {
                 return sent
             }
             if matches(nameBytes, "quit") || matches(nameBytes, "reset") { return handleLocal(frame: frame, args: args, command: cmdID, shape: shape) }
+            if cmdID >= 0 && table.entries[Int(cmdID)].refusedInTransaction {
+                // The server would run it against Respite's own upstream connections.
+                multiAborted = true
+                let shown = String(table.entries[Int(cmdID)].name.uppercased().map { $0 == "|" ? " " : $0 })
+                addLocalReply(Array("-ERR Respite: \(shown) is not allowed inside MULTI (it would act on the proxy's upstream connections, not on Respite's clients)\r\n".utf8))
+                return true
+            }
+            if route == .tracking {
+                // Queued like any command, with the REDIRECT id translated and the connection
+                // kept for good (the tracking state outlives the transaction).
+                let before = pinnedInFlight
+                guard clientTracking(frame: frame, args: args, command: cmdID, shape: shape) else { return false }
+                // Queued upstream, or refused here (then EXEC aborts, as Redis after a queueing error).
+                if pinnedInFlight > before { multiShapes.append(shape) } else { multiAborted = true }
+                return true
+            }
             if matches(nameBytes, "select") || matches(nameBytes, "client") || matches(nameBytes, "hello") || matches(nameBytes, "auth") {
                 pinReasons.insert(.dirty)
             }
@@ -120,6 +157,7 @@ extension Session {
             if matches(nameBytes, "multi") {
                 pinReasons.insert(.multi)
                 multiShapes.removeAll()
+                multiAborted = false
             } else if matches(nameBytes, "watch") {
                 pinReasons.insert(.watch)
             } else if matches(nameBytes, "unwatch") {
@@ -148,25 +186,11 @@ extension Session {
             }
             return sendPinned(frame, shape: shape, pushes: Int32(expected))
         case .tracking:
-            if sharedInFlight > 0 { return false }
-            if let redirect = redirectArgument(base, args) {
-                // REDIRECT names a Respite client id; the server needs the id of that client's
-                // own upstream connection, where its invalidation subscription lives.
-                guard let target = proxy.session(clientID: redirect.id), let conn = target.pinned, conn.serverClientID >= 0 else {
-                    addLocalReply(Array("-ERR The client ID you want redirect to does not exist\r\n".utf8))
-                    return true
-                }
-                var parts: [[UInt8]] = args.map { Array(UnsafeRawBufferPointer(start: base + Int($0.offset), count: Int($0.length))) }
-                parts[redirect.index] = Array(String(conn.serverClientID).utf8)
-                let scratch = ByteBuffer(capacity: frame.count + 32)
-                InlineSplitter.encode(parts, into: scratch)
-                pinReasons.insert(.tracking)
-                pinReasons.insert(.dirty)
-                return sendPinned(UnsafeRawBufferPointer(start: scratch.readPointer, count: scratch.readableCount), shape: shape)
-            }
-            pinReasons.insert(.tracking)
-            pinReasons.insert(.dirty)
-            return sendPinned(frame, shape: shape)
+            return clientTracking(frame: frame, args: args, command: cmdID, shape: shape)
+        case .trackingState:
+            return trackingState(frame: frame, args: args, command: cmdID, shape: shape)
+        case .replication:
+            return startReplicationRelay(frame)
         case .monitor:
             if sharedInFlight > 0 { return false }
             pinReasons.insert(.monitor)
@@ -345,20 +369,6 @@ extension Session {
             i += 1
         }
         return false
-    }
-
-    /// `CLIENT TRACKING … REDIRECT <id> …`: the id and its argument index.
-    func redirectArgument(_ base: UnsafeRawPointer, _ args: ArgList) -> (id: Int64, index: Int)? {
-        var i = 2
-        while i + 1 < args.count {
-            let a = UnsafeRawBufferPointer(start: base + Int(args[i].offset), count: Int(args[i].length))
-            if matches(a, "redirect") {
-                let v = UnsafeRawBufferPointer(start: base + Int(args[i + 1].offset), count: Int(args[i + 1].length))
-                return (Int64(String(decoding: v, as: UTF8.self)) ?? -1, i + 1)
-            }
-            i += 1
-        }
-        return nil
     }
 
     func isAuthExempt(_ name: UnsafeRawBufferPointer) -> Bool {

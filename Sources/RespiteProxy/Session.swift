@@ -25,6 +25,9 @@ struct PinReasons: OptionSet {
     static let monitor = PinReasons(rawValue: 32)
     /// State that cannot be reset cheaply: close the connection instead of reusing it.
     static let dirty = PinReasons(rawValue: 64)
+    /// Another client's (or this one's) CLIENT TRACKING … REDIRECT names this session: its
+    /// connection is where the server sends those invalidations, for as long as it lives.
+    static let redirectTarget = PinReasons(rawValue: 128)
 }
 
 /// One reply owed to the client, in request order. A plain value (nothing to reference-count
@@ -56,6 +59,25 @@ struct SlotExtras {
     var execShapes: [ReplyShape]?
     /// For EXEC: the client name a queued CLIENT SETNAME sets once the transaction runs.
     var nameOnSuccess: [UInt8]?
+    /// For CLIENT TRACKING: the tracking state that holds once the server accepts it.
+    var tracking: TrackingChange?
+    /// For CLIENT GETREDIR / TRACKINGINFO: the server's id of the redirect target, shown as
+    /// the Respite client id it belongs to.
+    var redirectRewrite: RedirectIDs?
+    /// Bytes that answer the client instead of the server's reply (an aborted EXEC).
+    var replyOverride: [UInt8]?
+}
+
+/// A redirect target named both ways: the server's id of its connection, and its Respite id.
+struct RedirectIDs {
+    var server: Int64
+    var client: Int64
+}
+
+/// The tracking state a CLIENT TRACKING request sets when it succeeds.
+struct TrackingChange {
+    var on: Bool
+    var redirect: RedirectIDs?
 }
 
 enum ReplyMode { case on, off, skipNext }
@@ -125,6 +147,15 @@ final class Session {
     var retiredLeft = 0
     /// The blocking command waiting on the pinned connection, if any.
     var blocked: BlockedRequest?
+    /// CLIENT TRACKING is on (as the server accepted it), and where it redirects.
+    var trackingOn = false
+    var trackingRedirect: RedirectIDs?
+    /// CLIENT CACHING was sent and no command has consumed its flag on the server yet.
+    var cachingArmed = false
+    /// A command refused while queueing in MULTI: EXEC discards the transaction, as Redis.
+    var multiAborted = false
+    /// SYNC/PSYNC/REPLCONF turned this session into a raw relay to its own upstream socket.
+    var relay: RawRelay?
 
     // Reply order.
     let slots = Ring<ReplySlot>(capacity: 32)
@@ -208,6 +239,12 @@ final class Session {
         let maxInFlight = proxy.settings.maxInFlightPerClient
         let highWater = proxy.settings.outputHighWater
         while !closed && !closeAfterReply && !waiting && inbuf.readableCount > 0 {
+            if let relay {
+                // A replica's bytes (REPLCONF ACK …) go upstream as they are.
+                relay.send(inbuf.readPointer, inbuf.readableCount)
+                inbuf.clear()
+                return
+            }
             if sharedInFlight + pinnedInFlight >= maxInFlight || outbuf.readableCount >= highWater {
                 waiting = true
                 return
@@ -331,6 +368,7 @@ final class Session {
         if inbuf.capacity > 1024 * 1024 && inbuf.readableCount == 0 { inbuf.shrinkIfIdle(to: 16 * 1024) }
         // Output drained: a session that waited on its unread output may go on.
         if wrote { noteProgress() }
+        if let relay, outbuf.readableCount < Session.relayLowWater { relay.resumeReading() }
         maybeFinishClose()
     }
 
@@ -352,6 +390,10 @@ final class Session {
         readEvent?.free(); readEvent = nil
         writeEvent?.free(); writeEvent = nil
         Socket.close(fd)
+        if let r = relay {
+            relay = nil
+            r.close("client closed", notify: false)
+        }
         if let p = pinned {
             pinned = nil
             // Whatever state the connection holds belongs to this client; never reuse it.

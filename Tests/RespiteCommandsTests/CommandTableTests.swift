@@ -108,12 +108,14 @@ final class CommandTableTests: XCTestCase {
             ("subscribe", .subscribe), ("psubscribe", .subscribe), ("ssubscribe", .subscribe),
             ("unsubscribe", .unsubscribe), ("punsubscribe", .unsubscribe), ("sunsubscribe", .unsubscribe),
             ("monitor", .monitor),
-            ("client|tracking", .tracking), ("client|caching", .tracking), ("client|trackinginfo", .tracking),
+            ("client|tracking", .tracking), ("client|caching", .trackingState),
+            ("client|trackinginfo", .trackingState), ("client|getredir", .trackingState),
+            ("sync", .replication), ("psync", .replication), ("replconf", .replication),
         ]
         for (name, route) in expected {
             XCTAssertEqual(table.lookup(name: name)?.route, route, name)
         }
-        for name in ["sync", "psync", "replconf", "asking", "restore-asking", "shutdown", "script|debug"] {
+        for name in ["asking", "restore-asking", "shutdown", "script|debug"] {
             guard case .unsupported(let reason)? = table.lookup(name: name)?.route else {
                 return XCTFail("\(name) should be unsupported")
             }
@@ -121,6 +123,8 @@ final class CommandTableTests: XCTestCase {
         }
         XCTAssertTrue(CommandRoute.blocking.pinsConnection)
         XCTAssertFalse(CommandRoute.shared.pinsConnection)
+        XCTAssertTrue(table.lookup(name: "client|kill")?.refusedInTransaction == true)
+        XCTAssertTrue(table.lookup(name: "client|list")?.refusedInTransaction == false)
     }
 
     func testKeyIndexesResolveNegativeLastKey() throws {

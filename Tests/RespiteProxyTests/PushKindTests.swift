@@ -1,5 +1,6 @@
 // Push classification and local reply encoding: the small pure pieces of the proxy.
 
+import Foundation
 import XCTest
 import RESP
 @testable import RespiteProxy
@@ -23,6 +24,24 @@ final class PushKindTests: XCTestCase {
         XCTAssertEqual(classify(">3\r\n$11\r\nunsubscribe\r\n_\r\n:0\r\n"), .unsubscribe(.channel, nil))
         XCTAssertEqual(classify(">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"), .message)
         XCTAssertEqual(classify(">4\r\n+pmessage\r\n+h*\r\n+hi\r\n+x\r\n"), .message)
+    }
+
+    func testTrackingPushes() {
+        XCTAssertEqual(classify(">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n"), .invalidate)
+        XCTAssertEqual(classify(">2\r\n$21\r\ntracking-redir-broken\r\n:42\r\n"), .redirectBroken)
+    }
+
+    func testRedirectIdsAreShownAsRespiteIds() {
+        func rewrite(_ s: String) -> String {
+            Array(s.utf8).withUnsafeBytes { String(decoding: Session.rewriteRedirect($0, RedirectIDs(server: 17, client: 3)), as: UTF8.self) }
+        }
+        XCTAssertEqual(rewrite(":17\r\n"), ":3\r\n")
+        XCTAssertEqual(rewrite(":0\r\n"), ":0\r\n")
+        XCTAssertEqual(rewrite(":170\r\n"), ":170\r\n")
+        let info = "%3\r\n$5\r\nflags\r\n~1\r\n$2\r\non\r\n$8\r\nredirect\r\n:17\r\n$8\r\nprefixes\r\n*0\r\n"
+        XCTAssertEqual(rewrite(info), info.replacingOccurrences(of: ":17\r\n", with: ":3\r\n"))
+        let other = "%3\r\n$5\r\nflags\r\n~1\r\n$2\r\non\r\n$8\r\nredirect\r\n:0\r\n$8\r\nprefixes\r\n*0\r\n"
+        XCTAssertEqual(rewrite(other), other)
     }
 
     func testMaintenanceAndUnknownPushes() {
