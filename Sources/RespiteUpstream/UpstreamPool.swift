@@ -39,7 +39,6 @@ public struct UpstreamSettings: Sendable {
     public var reconnectMinMs = 100
     public var reconnectMaxMs = 5000
     public var queueLimit = 100_000
-    public var limits = RESPLimits()
     public var maintenance = MaintenanceSettings()
     public init() {}
 
