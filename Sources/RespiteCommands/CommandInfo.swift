@@ -24,6 +24,9 @@ public struct CommandInfo: Sendable {
     public let route: CommandRoute
     /// How a RESP3 reply to this command is written to a RESP2 client.
     public let shape: ReplyShape
+    /// Ends a busy script or function (`SCRIPT KILL`, `FUNCTION KILL`, `SHUTDOWN`): sent on a
+    /// connection of its own, never queued behind the script it is meant to stop.
+    public let interruptsBusy: Bool
     /// Subcommands, sorted by name. Empty for plain commands.
     public internal(set) var subcommands: [CommandInfo]
     /// True when the built-in table knows the command; false for commands learned only from
@@ -48,6 +51,7 @@ public struct CommandInfo: Sendable {
         self.subcommands = subcommands.sorted { $0.name < $1.name }
         self.isBuiltin = isBuiltin
         self.route = route ?? RoutePolicy.route(name: name, flags: flags)
+        self.interruptsBusy = RoutePolicy.busyInterrupters.contains(name)
         if let shape {
             self.shape = shape
         } else if let bar = name.utf8.firstIndex(of: UInt8(ascii: "|")) {

@@ -29,6 +29,11 @@
 // |                    | HELP, CONFIG, CLUSTER (the proxy's cluster facade intercepts its   |
 // |                    | own subset before routing), SCRIPT, FUNCTION, DEBUG                 |
 //
+// Busy interrupters: SCRIPT KILL, FUNCTION KILL and SHUTDOWN are the commands Redis runs while a
+// script or function is busy in order to end it (`allow_busy`, and not merely allowed like
+// HELLO or AUTH). A shared connection may be stuck behind that very script, so they go on a
+// connection of their own (`CommandInfo.interruptsBusy`). SHUTDOWN itself is still refused above.
+//
 // Containers (commands with subcommands) route by subcommand; a subcommand the table does not
 // know takes its container's route (so `CLIENT FOO` is answered locally, `CONFIG FOO` upstream).
 // A name in neither table is forwarded as `CommandTable.unknownRoute` (`.shared`): the upstream
@@ -97,6 +102,9 @@ public enum RoutePolicy {
             "pubsub|numsub", "pubsub|shardchannels", "pubsub|shardnumsub", "pubsub|help", "save")
         return routes
     }()
+
+    /// Commands that end a busy script (see the note at the top of this file).
+    public static let busyInterrupters: Set<String> = ["script|kill", "function|kill", "shutdown"]
 
     /// The route for `name` (`cmd` or `cmd|sub`, lowercase) with `flags`: the explicit decision
     /// when there is one; otherwise `.shared`, unless the flags say the command binds state to

@@ -19,7 +19,7 @@ extension Session {
         if let request, !conn.pinned, p.attempts < Self.maxAttempts, lost == .unsent || p.readOnly {
             if resend(request, p, from: conn) { return }
         }
-        if let request, conn.pinned, p.attempts < Self.maxAttempts, lost == .unsent {
+        if let request, conn.pinned, !conn.oneShot, p.attempts < Self.maxAttempts, lost == .unsent {
             if resendPinned(request, p) { return }
         }
         if lost == .outcomeUnknown && !p.readOnly {

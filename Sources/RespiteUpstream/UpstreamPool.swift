@@ -98,6 +98,10 @@ public final class UpstreamPool {
     var backoffMs = 0
     var downUntil: Int64 = 0
     public private(set) var lastError = ""
+    /// The liveness probe asking whether a slow upstream still answers, while one runs.
+    var probe: LivenessProbe?
+    /// Until when the upstream counts as alive: a probe was answered (ms).
+    var aliveUntil: Int64 = 0
     /// Cached coarse clock, refreshed by the tick and by callers.
     public var now: Int64 = monotonicMs()
 
@@ -184,6 +188,21 @@ public final class UpstreamPool {
         }
     }
 
+    /// A connection for one request of `session`, closed after its reply, with the shortest
+    /// handshake (`HELLO 3` only, which Redis answers even while a script is busy): for the
+    /// commands that end a busy script (`SCRIPT KILL`, `FUNCTION KILL`), which must not queue
+    /// behind it on a shared connection. `upstream-pinned-max` does not refuse it, and it is
+    /// tried even in backoff: it is how a stuck server is freed.
+    public func interruptConnection(session: Int32) throws(UpstreamUnavailable) -> UpstreamConnection {
+        let c = UpstreamConnection(id: nextID, db: 0, pinned: true, address: dialAddress, pool: self, oneShot: true)
+        nextID += 1
+        pinnedCount += 1
+        all[c.id] = c
+        c.start()
+        if c.state == .closed { throw .down(lastError) }
+        return c
+    }
+
     /// Runs one command on a short-lived connection to `address` and closes it after the reply
     /// (used for `CLIENT UNBLOCK` from a sibling of a connection being handed off).
     public func runControlCommand(_ args: [[UInt8]], on address: UpstreamAddress) {
@@ -251,13 +270,15 @@ public final class UpstreamPool {
 
     func tick() {
         now = monotonicMs()
-        for c in all.values { c.checkDeadline(now: now) }
+        for c in Array(all.values) { c.checkDeadline(now: now) }
+        checkLiveness(now: now)
         runDelayedHandoffs(now: now)
         runDNSPolls(now: now)
     }
 
     /// Closes every connection (shutdown).
     public func closeAll(reason: String) {
+        probe?.stop(); probe = nil
         for c in Array(all.values) { c.close(reason: reason) }
         tickEvent?.free(); tickEvent = nil
         flushEvent?.free(); flushEvent = nil
