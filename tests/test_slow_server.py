@@ -29,16 +29,22 @@ def probe_answered(proxy):
     return "slow but alive" in proxy.process.log()
 
 
-def test_busy_script_past_the_timeout_waits_and_script_kill_gets_through(procs, key):
+@pytest.mark.parametrize("kind", ["script", "function"])
+def test_busy_script_past_the_timeout_waits_and_kill_gets_through(procs, key, kind):
     r, proxy = start(procs)
     with Conn(proxy.addr, timeout=20) as a, Conn(proxy.addr, timeout=20) as b, Conn(proxy.addr, timeout=20) as c:
         assert c.call("SET", key, "v") == "OK"
-        a.send_cmd("EVAL", SPIN, "0")
+        if kind == "function":
+            lib = f"#!lua name=spinlib\nredis.register_function('spin', function() {SPIN} end)"
+            assert c.call("FUNCTION", "LOAD", lib) == b"spinlib"
+            a.send_cmd("FCALL", "spin", "0")
+        else:
+            a.send_cmd("EVAL", SPIN, "0")
         wait_until(lambda: busy(r), 5, "the script to be busy")
         c.send_cmd("GET", key)          # queued on the shared connection behind the script
         # The danger: the requests outwait upstream-timeout. Respite must find the server alive.
         wait_until(lambda: probe_answered(proxy), 10, "a liveness probe answered past the timeout")
-        assert b.call("SCRIPT", "KILL") == "OK"
+        assert b.call(kind.upper(), "KILL") == "OK"
         killed = a.read()
         assert isinstance(killed, Error) and "Script killed" in killed and "Respite" not in killed, killed
         assert c.read() == b"v"

@@ -50,7 +50,7 @@ public enum ConfigDirectives {
               default: "2s", reloadable: true,
               "time allowed to connect to the upstream and finish the handshake"),
         .init("upstream-timeout", .milliseconds(\.upstreamTimeoutMs, 0...86_400_000), default: "5s", reloadable: true,
-              "deadline of the oldest in-flight request on a connection; 0 = none"),
+              "how long the upstream may not answer at all (a late reply triggers a liveness PING on another connection; only no answer fails requests); 0 = none"),
         .init("upstream-reconnect-min", .milliseconds(\.upstreamReconnectMinMs, 1...3_600_000),
               default: "100ms", reloadable: true,
               "first delay before reconnecting to the upstream; doubles up to the max"),

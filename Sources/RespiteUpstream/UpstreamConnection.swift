@@ -4,7 +4,10 @@
 // Lifecycle: connecting → handshaking → ready → (draining →) closed. The handshake (`HELLO 3
 // [AUTH] SETNAME`, `SELECT db`, `CLIENT ID`, then `CLIENT MAINT_NOTIFICATIONS ON …` unless
 // maintenance is disabled) is pipelined as soon as the socket connects; client requests that
-// arrive before it finishes wait in `held` and go out, in order, when it does. A draining
+// arrive before it finishes wait in `held` and go out, in order, when it does. A handshake that
+// meets `-BUSY`/`-LOADING` (a busy script, a loading dataset) is sent again after a backoff, on
+// the pool's tick, while requests keep waiting. A one-shot connection (for SCRIPT KILL and
+// friends) sends only `HELLO 3` and closes after its one reply. A draining
 // connection (being handed off after MOVING) takes no new requests and closes once its
 // in-flight replies are read. Every request
 // written has a `Pending` entry in a FIFO; the reply scanner separates `>` pushes from replies

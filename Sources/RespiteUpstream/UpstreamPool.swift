@@ -6,7 +6,8 @@
 // tracking and MONITOR, and return to an idle list when their state ends cleanly. A failed
 // connect puts the endpoint in backoff (`upstream-reconnect-min` doubling up to `-max`), during
 // which requests fail fast with a clear error instead of hanging. One deferred event flushes the
-// pass's writes; one coarse timer checks deadlines.
+// pass's writes; one coarse timer checks deadlines (a passed one asks UpstreamLiveness whether
+// the server still answers, rather than failing requests).
 
 import EventLoop
 import Observability

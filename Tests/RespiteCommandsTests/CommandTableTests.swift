@@ -91,6 +91,22 @@ final class CommandTableTests: XCTestCase {
         }
     }
 
+    /// The commands that end a busy script are marked in the table (the session sends them on a
+    /// connection of their own); every one of them is `allow_busy` in Redis, and nothing else is
+    /// marked — HELLO and AUTH are allowed while busy but end nothing.
+    func testBusyInterruptersAreMarkedInTheTable() throws {
+        for name in ["script|kill", "function|kill", "shutdown"] {
+            let info = try XCTUnwrap(table.lookup(name: name), name)
+            XCTAssertTrue(info.interruptsBusy, name)
+            XCTAssertTrue(info.flags.contains(.allowBusy), name)
+        }
+        let marked = table.entries.filter(\.interruptsBusy).map(\.name).sorted()
+        XCTAssertEqual(marked, ["function|kill", "script|kill", "shutdown"])
+        for name in ["hello", "auth", "script|flush", "function|stats", "eval", "client|kill"] {
+            XCTAssertEqual(table.lookup(name: name)?.interruptsBusy, false, name)
+        }
+    }
+
     func testRoutesOfRepresentativeCommands() {
         let expected: [(String, CommandRoute)] = [
             ("get", .shared), ("set", .shared), ("mget", .shared), ("eval", .shared), ("ping", .shared),
