@@ -17,7 +17,7 @@ def read_deep(conn):
     read until the innermost error line and its CRLF arrive."""
     buf = conn.pending()
     conn.buf, conn.pos = b"", 0
-    while not buf.endswith(b"reached lua stack limit\r\n"):
+    while not buf.endswith(b"reached lua stack limit\r\n") and not (buf.startswith(b"-") and buf.endswith(b"\r\n")):
         chunk = conn.sock.recv(1 << 16)
         assert chunk, f"closed after {len(buf)} bytes"
         buf += chunk

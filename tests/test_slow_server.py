@@ -3,6 +3,8 @@
 while the shared connection is stuck behind the script; only a server that answers nothing
 (DEBUG SLEEP) fails requests, with the outcome-unknown error."""
 
+import select
+
 import pytest
 
 from harness import Conn, Error, wait_until
@@ -25,8 +27,16 @@ def busy(redis_ep):
         return isinstance(reply, Error) and reply.startswith("BUSY")
 
 
-def probe_answered(proxy):
-    return "slow but alive" in proxy.process.log()
+def replied(conn):
+    """Whether a reply (or a close) arrived: waiting on it must not have ended yet."""
+    return bool(conn.pending()) or bool(select.select([conn.sock], [], [], 0)[0])
+
+
+def wait_past_timeout(proxy, waiting, log_text, what):
+    """Waits until Respite has outwaited upstream-timeout (its log says so) while `waiting` still
+    has no reply; before the fix the reply is Respite's own error instead."""
+    wait_until(lambda: log_text in proxy.process.log() or replied(waiting), 10, what)
+    assert not replied(waiting), f"got a reply instead of waiting: {waiting.read()!r}"
 
 
 @pytest.mark.parametrize("kind", ["script", "function"])
@@ -43,7 +53,8 @@ def test_busy_script_past_the_timeout_waits_and_kill_gets_through(procs, key, ki
         wait_until(lambda: busy(r), 5, "the script to be busy")
         c.send_cmd("GET", key)          # queued on the shared connection behind the script
         # The danger: the requests outwait upstream-timeout. Respite must find the server alive.
-        wait_until(lambda: probe_answered(proxy), 10, "a liveness probe answered past the timeout")
+        wait_past_timeout(proxy, c, "slow but alive", "a liveness probe answered past the timeout")
+        assert not replied(a), f"the script's caller got a reply while it runs: {a.read()!r}"
         assert b.call(kind.upper(), "KILL") == "OK"
         killed = a.read()
         assert isinstance(killed, Error) and "Script killed" in killed and "Respite" not in killed, killed
@@ -58,7 +69,7 @@ def test_handshake_meeting_busy_retries_instead_of_failing(procs, key):
         wait_until(lambda: busy(r), 5, "the script to be busy")
         assert c.call("SELECT", "5") == "OK"     # db 5 has no shared connection yet: a handshake
         c.send_cmd("SET", key, "after")
-        wait_until(lambda: "handshake met BUSY" in proxy.process.log(), 10, "the handshake to meet BUSY")
+        wait_past_timeout(proxy, c, "handshake met BUSY", "the handshake to meet BUSY")
         assert k.call("SCRIPT", "KILL") == "OK"
         assert isinstance(d.read(), Error)
         assert c.read() == "OK"
@@ -72,7 +83,7 @@ def test_client_pause_write_past_the_timeout_is_waited_out(procs, key):
         assert c.call("PING") == "PONG"
         assert d.call("CLIENT", "PAUSE", "30000", "WRITE") == "OK"
         c.send_cmd("SET", key, "paused")
-        wait_until(lambda: probe_answered(proxy), 10, "a liveness probe answered during the pause")
+        wait_past_timeout(proxy, c, "slow but alive", "a liveness probe answered during the pause")
         assert d.call("CLIENT", "UNPAUSE") == "OK"
         assert c.read() == "OK"
 
