@@ -99,6 +99,21 @@ def test_server_that_answers_nothing_fails_requests_as_outcome_unknown(procs, ke
         assert d.read() == "OK"
 
 
+def test_handshake_to_a_server_that_answers_nothing_fails_its_requests(procs, key):
+    """A new connection's handshake meets a server that answers nothing: the requests held
+    behind it fail once a probe goes unanswered, instead of hanging for as long as the server
+    does."""
+    r, proxy = start(procs)
+    with Conn(r.addr, timeout=20) as d, Conn(proxy.addr, timeout=20) as c:
+        assert c.call("PING") == "PONG"
+        d.send_cmd("DEBUG", "SLEEP", "5")
+        wait_until(lambda: not _answers(r), 5, "redis to stop answering")
+        assert c.call("SELECT", "7") == "OK"     # db 7 has no shared connection yet: a handshake
+        reply = c.call("GET", key)
+        assert isinstance(reply, Error) and "liveness probe" in reply, reply
+        assert d.read() == "OK"
+
+
 def _answers(redis_ep):
     try:
         with Conn(redis_ep.addr, timeout=0.3) as x:

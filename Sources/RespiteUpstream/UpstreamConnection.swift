@@ -481,8 +481,14 @@ public final class UpstreamConnection {
     func headOverdue(now: Int64) -> Bool { overdueTimeout(now: now) != nil }
 
     /// The timeout (ms, stretched while timeouts are relaxed) the oldest request has outwaited.
+    /// While the handshake runs, that is the oldest client request held behind it: a server that
+    /// never answers the handshake fails them too, one that answers `-BUSY` keeps them waiting.
     private func overdueTimeout(now: Int64) -> Int? {
-        guard let head = fifo.first, state == .ready || state == .draining, head.deadline > 0 else { return nil }
+        guard state == .ready || state == .draining || state == .handshaking else { return nil }
+        let i = state == .handshaking ? handshakeLeft : 0
+        guard i < fifo.count else { return nil }
+        let head = fifo[i]
+        guard head.deadline > 0 else { return nil }
         let normal = pool.settings.timeoutMs
         let effective = relaxed.timeout(normal: normal, relaxed: pool.settings.maintenance.relaxedTimeoutMs, now: now)
         return head.deadline + Int64(effective - normal) <= now ? effective : nil

@@ -7,7 +7,9 @@
 // `-NOAUTH`) means the server is alive: requests keep waiting, as they would on Redis, and the
 // question is asked again one timeout later. Only when the probe gets no answer within the
 // timeout (`DEBUG SLEEP`, a hung or partitioned server) are the overdue connections closed, and
-// their written requests fail with the outcome-unknown error. The probe needs no handshake:
+// their written requests fail with the outcome-unknown error. A connection still in its
+// handshake counts too, by its oldest held request: a server that never answers the handshake
+// fails them, one that answers `-BUSY` keeps them waiting. The probe needs no handshake:
 // any reply counts, `-NOAUTH` included. Its deadline is checked by the pool's coarse tick.
 
 import EventLoop
