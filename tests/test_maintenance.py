@@ -25,6 +25,8 @@ SCENARIOS = {
 }
 # A normal upstream timeout below the scenarios' added latency, so slow replies are a danger.
 RESPITE_ARGS = ("--upstream-timeout", "250ms", "--maint-relaxed-timeout", "5s")
+# Reply latency that outlasts upstream-timeout and a liveness probe (see the disabled runs).
+STALLED_MS = 1200
 
 
 def run_scenario(tmp_tag, action, params, maintenance, extra_args=()):
@@ -88,6 +90,12 @@ def test_scenario_is_invisible_with_maintenance_handling(name):
 def test_scenario_shows_errors_without_maintenance_handling(name):
     """The same scenario with maintenance disabled: clients see errors (the danger is real)."""
     action, params = SCENARIOS[name]
+    if "latency_ms" in params:
+        # A slow server is not a dead one: replies merely later than upstream-timeout are waited
+        # out once a liveness probe is answered, maintenance handling or not. Without it the
+        # danger is a stall the probe cannot tell from a dead server: no answer for longer than
+        # upstream-timeout plus the probe's own timeout.
+        params = dict(params, latency_ms=STALLED_MS)
     load, outcomes, check, record, log = run_scenario(f"d-{name}", action, params, "disabled")
     report = summary(outcomes, check)
     print(report)

@@ -5,11 +5,12 @@
 // → arrays, doubles and big numbers → bulk strings of the same text, booleans → `:1`/`:0`,
 // verbatim strings → bulk strings without the `txt:` prefix, bulk errors → simple errors,
 // attributes dropped, nulls → `$-1` or `*-1`. The per-command part comes in a `ReplyShape`.
-// Nothing is allocated per element; recursion depth is bounded by `maxDepth`.
+// Nothing is allocated per element; recursion stops at `maxDepth`, and deeper values are walked
+// with a counter instead.
 
 /// Turns RESP3 reply frames into their RESP2 form. Stateless; safe from any thread.
 public enum RESP2Shaper {
-    /// Deepest nesting the shaper follows; deeper frames are rejected (returns false).
+    /// Deepest nesting the shaper follows by recursion; deeper values are walked iteratively.
     public static let maxDepth = 512
 
     /// True iff `frame` holds any RESP3-only type (`_ , # ( = ! % ~ | >`). A frame that does not
@@ -172,71 +173,94 @@ public enum RESP2Shaper {
     }
 
     /// One value with the mechanical mapping; a null here renders as `null`, below as `nested`.
+    /// Past `maxDepth` the walk goes on without recursion: Redis itself sends replies thousands
+    /// of levels deep (a script returning a self-referencing table).
     private static func emit(_ c: inout FrameCursor, _ out: inout ShapeOutput, null: ReplyShape.Null, nested: ReplyShape.Null, depth: Int) -> Bool {
-        guard depth <= maxDepth, c.i < c.n else { return false }
+        if depth >= maxDepth { return emitWithoutRecursion(&c, &out, null: null, nested: nested) }
+        guard let children = emitOne(&c, &out, null: null) else { return false }
+        for _ in 0..<children {
+            guard emit(&c, &out, null: nested, nested: nested, depth: depth + 1) else { return false }
+        }
+        return true
+    }
+
+    /// The same walk with a count of values still owed instead of a call stack: output and input
+    /// are both in pre-order, so an aggregate only adds its elements to the count.
+    private static func emitWithoutRecursion(_ c: inout FrameCursor, _ out: inout ShapeOutput, null: ReplyShape.Null, nested: ReplyShape.Null) -> Bool {
+        guard let first = emitOne(&c, &out, null: null) else { return false }
+        var owed = first
+        while owed > 0 {
+            owed -= 1
+            guard let children = emitOne(&c, &out, null: nested) else { return false }
+            owed += children
+        }
+        return true
+    }
+
+    /// Writes one value's scalar or aggregate header; returns how many element values follow it
+    /// (0 for scalars and nulls), or nil when the frame is malformed.
+    @inline(__always)
+    private static func emitOne(_ c: inout FrameCursor, _ out: inout ShapeOutput, null: ReplyShape.Null) -> Int? {
+        guard c.i < c.n else { return nil }
         if c.p[c.i] == RESPByte.pipe {
-            guard c.skipAttributes(depth: depth), c.i < c.n else { return false }
+            guard c.skipAttributes(depth: 0), c.i < c.n else { return nil }
         }
         let at = c.i
         let t = c.p[at]
         c.i += 1
-        guard let (s, l) = c.line() else { return false }
+        guard let (s, l) = c.line() else { return nil }
         switch t {
         case RESPByte.plus, RESPByte.minus, RESPByte.colon:
             out.bytes(c.p + at, c.i - at)
         case RESPByte.dollar:
-            guard let len = c.int(s, l) else { return false }
+            guard let len = c.int(s, l) else { return nil }
             if len >= 0 {
-                guard c.n - c.i >= len + 2, c.p[c.i + len] == RESPByte.cr, c.p[c.i + len + 1] == RESPByte.lf else { return false }
+                guard c.n - c.i >= len + 2, c.p[c.i + len] == RESPByte.cr, c.p[c.i + len + 1] == RESPByte.lf else { return nil }
                 c.i += len + 2
             } else if len != -1 {
-                return false
+                return nil
             }
             out.bytes(c.p + at, c.i - at)
         case RESPByte.star, RESPByte.tilde, RESPByte.push:
-            guard let n = c.int(s, l) else { return false }
+            guard let n = c.int(s, l) else { return nil }
             if n < 0 {
                 out.literal("*-1\r\n")
-                return true
+                return 0
             }
             out.header(RESPByte.star, n)
-            for _ in 0..<n {
-                guard emit(&c, &out, null: nested, nested: nested, depth: depth + 1) else { return false }
-            }
+            return n
         case RESPByte.percent:
-            guard let n = c.int(s, l), n >= 0, n <= Int.max / 2 else { return false }
+            guard let n = c.int(s, l), n >= 0, n <= Int.max / 2 else { return nil }
             out.header(RESPByte.star, n * 2)
-            for _ in 0..<(n * 2) {
-                guard emit(&c, &out, null: nested, nested: nested, depth: depth + 1) else { return false }
-            }
+            return n * 2
         case RESPByte.underscore:
-            guard l == 0 else { return false }
+            guard l == 0 else { return nil }
             out.literal(null == .array ? "*-1\r\n" : "$-1\r\n")
         case RESPByte.comma, RESPByte.lparen:
             out.header(RESPByte.dollar, l)
             out.bytes(c.p + s, l)
             out.literal("\r\n")
         case RESPByte.hash:
-            guard l == 1 else { return false }
+            guard l == 1 else { return nil }
             switch c.p[s] {
             case RESPByte.t: out.literal(":1\r\n")
             case RESPByte.f: out.literal(":0\r\n")
-            default: return false
+            default: return nil
             }
         case RESPByte.equals:
-            guard let len = c.int(s, l), len >= 0, c.n - c.i >= len + 2 else { return false }
+            guard let len = c.int(s, l), len >= 0, c.n - c.i >= len + 2 else { return nil }
             let body = c.i
             c.i += len + 2
             // `fmt:text`: the client gets the text.
-            guard len >= 4, c.p[body + 3] == RESPByte.colon, c.p[body + len] == RESPByte.cr, c.p[body + len + 1] == RESPByte.lf else { return false }
+            guard len >= 4, c.p[body + 3] == RESPByte.colon, c.p[body + len] == RESPByte.cr, c.p[body + len + 1] == RESPByte.lf else { return nil }
             out.header(RESPByte.dollar, len - 4)
             out.bytes(c.p + body + 4, len - 4)
             out.literal("\r\n")
         case RESPByte.bang:
-            guard let len = c.int(s, l), len >= 0, c.n - c.i >= len + 2 else { return false }
+            guard let len = c.int(s, l), len >= 0, c.n - c.i >= len + 2 else { return nil }
             let body = c.i
             c.i += len + 2
-            guard c.p[body + len] == RESPByte.cr, c.p[body + len + 1] == RESPByte.lf else { return false }
+            guard c.p[body + len] == RESPByte.cr, c.p[body + len + 1] == RESPByte.lf else { return nil }
             out.ensure(len + 3)
             out.w[0] = RESPByte.minus
             for k in 0..<len {
@@ -246,9 +270,9 @@ public enum RESP2Shaper {
             out.w += len + 1
             out.literal("\r\n")
         default:
-            return false
+            return nil
         }
-        return true
+        return 0
     }
 }
 

@@ -43,7 +43,7 @@ public struct ReplyScanner {
 
     public init(limits: RESPLimits = RESPLimits()) {
         self.limits = limits
-        stack = CountStack(capacity: max(1, limits.maxDepth) + 1)
+        stack = CountStack(capacity: min(max(1, limits.maxDepth), 128) + 1)
     }
 
     public mutating func reset() {
@@ -133,14 +133,14 @@ public struct ReplyScanner {
                 let isMap = t == UInt8(ascii: "%") || t == UInt8(ascii: "|")
                 let elements = isMap ? count * 2 : count
                 if t == UInt8(ascii: "|") {
-                    if stack.count >= limits.maxDepth || stack.count >= stack.capacity { return fail("reply nesting exceeds proto-max-nesting") }
+                    if stack.count >= limits.maxDepth { return fail("reply nesting exceeds proto-max-nesting") }
                     if stack.count == 0 { attributeAtTop = true }
                     if elements <= 0 { attributeDone(); continue }
                     stack.push(-elements)
                 } else if elements <= 0 {
                     if elementDone() { return finish() }
                 } else {
-                    if stack.count >= limits.maxDepth || stack.count >= stack.capacity { return fail("reply nesting exceeds proto-max-nesting") }
+                    if stack.count >= limits.maxDepth { return fail("reply nesting exceeds proto-max-nesting") }
                     stack.push(elements)
                 }
             default:
@@ -216,16 +216,28 @@ public struct ReplyScanner {
     }
 }
 
-/// The open aggregates' remaining element counts: a fixed block sized by the nesting limit, so
-/// framing never allocates or checks uniqueness per element.
+/// The open aggregates' remaining element counts: one block, so framing never allocates or
+/// checks uniqueness per element. It starts small and doubles when a reply nests deeper (only
+/// the nesting limit bounds it: upstream scanners allow what Redis itself sends, thousands of
+/// levels for a script returning a self-referencing table).
 final class CountStack {
-    let items: UnsafeMutablePointer<Int>
+    private(set) var items: UnsafeMutablePointer<Int>
     var count = 0
-    let capacity: Int
+    private(set) var capacity: Int
     init(capacity: Int) {
         self.capacity = capacity
         items = UnsafeMutablePointer<Int>.allocate(capacity: capacity)
     }
     deinit { items.deallocate() }
-    @inline(__always) func push(_ v: Int) { items[count] = v; count += 1 }
+    @inline(__always) func push(_ v: Int) {
+        if count == capacity { grow() }
+        items[count] = v; count += 1
+    }
+    private func grow() {
+        let bigger = UnsafeMutablePointer<Int>.allocate(capacity: capacity * 2)
+        bigger.initialize(from: items, count: count)
+        items.deallocate()
+        items = bigger
+        capacity *= 2
+    }
 }

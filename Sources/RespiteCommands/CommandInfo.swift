@@ -26,6 +26,9 @@ public struct CommandInfo: Sendable {
     public let shape: ReplyShape
     /// Refused inside MULTI (`RoutePolicy.refusedInTransaction`).
     public let refusedInTransaction: Bool
+    /// Ends a busy script or function (`SCRIPT KILL`, `FUNCTION KILL`, `SHUTDOWN`): sent on a
+    /// connection of its own, never queued behind the script it is meant to stop.
+    public let interruptsBusy: Bool
     /// Subcommands, sorted by name. Empty for plain commands.
     public internal(set) var subcommands: [CommandInfo]
     /// True when the built-in table knows the command; false for commands learned only from
@@ -51,6 +54,7 @@ public struct CommandInfo: Sendable {
         self.isBuiltin = isBuiltin
         self.route = route ?? RoutePolicy.route(name: name, flags: flags)
         self.refusedInTransaction = RoutePolicy.refusedInTransaction.contains(name)
+        self.interruptsBusy = RoutePolicy.busyInterrupters.contains(name)
         if let shape {
             self.shape = shape
         } else if let bar = name.utf8.firstIndex(of: UInt8(ascii: "|")) {

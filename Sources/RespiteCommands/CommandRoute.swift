@@ -24,14 +24,20 @@
 // |                    | (ids translated back), answered locally when there is none         |
 // | .replication       | SYNC PSYNC REPLCONF: the session becomes a raw byte relay on a     |
 // |                    | fresh upstream connection of its own (redis-cli --rdb, --replica)  |
-// | .unsupported       | ASKING RESTORE-ASKING                                              |
-// |                    | (cluster-internal), SHUTDOWN (operator action on the server        |
-// |                    | itself), SCRIPT DEBUG (the Lua debugger owns its connection)       |
+// | .unsupported       | ASKING RESTORE-ASKING (cluster-internal), SCRIPT DEBUG (the Lua    |
+// |                    | debugger owns its connection)                                      |
 // | .shared (explicit) | PUBLISH SPUBLISH PUBSUB subcommands, SAVE — flagged pubsub/no_multi |
+// |                    | SHUTDOWN (as SCRIPT KILL and FUNCTION KILL: on a connection of its |
+// |                    | own, so that SHUTDOWN NOSAVE reaches a server busy with a script)  |
 // |                    | but stateless                                                      |
 // | .shared (default)  | everything else, including CLIENT PAUSE UNPAUSE                    |
 // |                    | HELP, CONFIG, CLUSTER (the proxy's cluster facade intercepts its   |
 // |                    | own subset before routing), SCRIPT, FUNCTION, DEBUG                 |
+//
+// Busy interrupters: SCRIPT KILL, FUNCTION KILL and SHUTDOWN are the commands Redis runs while a
+// script or function is busy in order to end it (`allow_busy`, and not merely allowed like
+// HELLO or AUTH). A shared connection may be stuck behind that very script, so they go on a
+// connection of their own (`CommandInfo.interruptsBusy`). SHUTDOWN itself is still refused above.
 //
 // Containers (commands with subcommands) route by subcommand; a subcommand the table does not
 // know takes its container's route (so `CLIENT FOO` is answered locally, `CONFIG FOO` upstream).
@@ -99,12 +105,11 @@ public enum RoutePolicy {
         set(.replication, "sync", "psync", "replconf")
         set(.unsupported(reason: "cluster-internal command; the proxy follows redirects itself"),
             "asking", "restore-asking")
-        set(.unsupported(reason: "SHUTDOWN is not forwarded; run it against the server directly"),
-            "shutdown")
         set(.unsupported(reason: "SCRIPT DEBUG needs connection state the proxy does not pin"),
             "script|debug")
         set(.shared, "publish", "spublish", "pubsub", "pubsub|channels", "pubsub|numpat",
-            "pubsub|numsub", "pubsub|shardchannels", "pubsub|shardnumsub", "pubsub|help", "save")
+            "pubsub|numsub", "pubsub|shardchannels", "pubsub|shardnumsub", "pubsub|help", "save",
+            "shutdown")
         return routes
     }()
 
@@ -114,6 +119,8 @@ public enum RoutePolicy {
     /// an unrelated connection). Refused there with an error, and the transaction is aborted at
     /// EXEC as Redis aborts one with a command refused while queueing.
     public static let refusedInTransaction: Set<String> = ["client|kill", "client|unblock"]
+    /// Commands that end a busy script (see the note at the top of this file).
+    public static let busyInterrupters: Set<String> = ["script|kill", "function|kill", "shutdown"]
 
     /// The route for `name` (`cmd` or `cmd|sub`, lowercase) with `flags`: the explicit decision
     /// when there is one; otherwise `.shared`, unless the flags say the command binds state to

@@ -73,11 +73,6 @@ public struct ProxySettings: Sendable {
         u.reconnectMinMs = c.upstreamReconnectMinMs
         u.reconnectMaxMs = c.upstreamReconnectMaxMs
         u.queueLimit = c.upstreamQueueLimit
-        var ul = RESPLimits()
-        ul.maxBulkLength = c.protoMaxBulkLen
-        ul.maxElements = c.protoMaxMultibulkLen
-        ul.maxDepth = c.protoMaxNesting
-        u.limits = ul
         var m = MaintenanceSettings()
         m.mode = MaintenanceMode(rawValue: c.maintNotifications) ?? .auto
         m.endpointType = MovingEndpointType(rawValue: c.maintMovingEndpointType) ?? .auto

@@ -30,7 +30,7 @@ extension Session {
         if let request, !conn.pinned, p.attempts < Self.maxAttempts, lost == .unsent || p.readOnly {
             if resend(request, p, from: conn) { return }
         }
-        if let request, conn.pinned, p.attempts < Self.maxAttempts, lost == .unsent, failedPinnedID != conn.id {
+        if let request, conn.pinned, !conn.oneShot, p.attempts < Self.maxAttempts, lost == .unsent, failedPinnedID != conn.id {
             if resendPinned(request, p) { return }
         }
         if conn.pinned {

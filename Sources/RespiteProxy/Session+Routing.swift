@@ -23,6 +23,7 @@ extension Session {
         var route = CommandTable.unknownRoute
         var shape = ReplyShape.plain
         var readOnly = false
+        var interrupts = false
         if let id = table.lookupID(nameBytes) {
             cmdID = id.rawValue
             if !table.entries[Int(cmdID)].subcommands.isEmpty && argc >= 2 {
@@ -33,6 +34,7 @@ extension Session {
             route = table.entries[Int(cmdID)].route
             shape = table.entries[Int(cmdID)].shape.resolved(argumentCount: argc)
             readOnly = table.entries[Int(cmdID)].flags.contains(.readonly)
+            interrupts = table.entries[Int(cmdID)].interruptsBusy
         }
 
         lastCommand = cmdID
@@ -139,6 +141,7 @@ extension Session {
         case .local:
             return handleLocal(frame: frame, args: args, command: cmdID, shape: shape)
         case .shared:
+            if interrupts { return sendInterrupt(frame, shape: shape) }
             if pinned != nil { return sendPinned(frame, shape: shape) }
             return sendShared(frame, shape: shape, readOnly: readOnly)
         case .blockingWithArg:
@@ -226,6 +229,27 @@ extension Session {
         conn!.send(frame.baseAddress!, frame.count, Pending(session: index, generation: generation, slot: seq,
                                                               deadline: deadline, readOnly: readOnly))
         sharedInFlight += 1
+        return true
+    }
+
+    /// SCRIPT KILL, FUNCTION KILL: on a connection of their own, so a shared connection stuck
+    /// behind the busy script they are meant to end does not hold them back. Like any change of
+    /// route, it waits for this client's own earlier requests (Redis runs a connection's commands
+    /// in order).
+    func sendInterrupt(_ frame: UnsafeRawBufferPointer, shape: ReplyShape) -> Bool {
+        if sharedInFlight > 0 || pinnedInFlight > 0 { return false }
+        let conn: UpstreamConnection
+        do {
+            conn = try proxy.pool.interruptConnection(session: index, identity: identity)
+        } catch {
+            replyUnavailable(error)
+            return true
+        }
+        let seq = takeSlot(shape: shape)
+        let timeout = proxy.pool.settings.timeoutMs
+        let deadline: Int64 = timeout > 0 ? proxy.pool.now + Int64(timeout) : 0
+        conn.send(frame.baseAddress!, frame.count, Pending(session: index, generation: generation, slot: seq, deadline: deadline))
+        pinnedInFlight += 1
         return true
     }
 

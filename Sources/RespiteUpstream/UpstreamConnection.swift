@@ -4,7 +4,10 @@
 // Lifecycle: connecting → handshaking → ready → (draining →) closed. The handshake (`HELLO 3
 // [AUTH user pass] SETNAME` — the user of the connection's identity, UpstreamIdentity.swift — `SELECT db`, `CLIENT ID`, then `CLIENT MAINT_NOTIFICATIONS ON …` unless
 // maintenance is disabled) is pipelined as soon as the socket connects; client requests that
-// arrive before it finishes wait in `held` and go out, in order, when it does. A draining
+// arrive before it finishes wait in `held` and go out, in order, when it does. A handshake that
+// meets `-BUSY`/`-LOADING` (a busy script, a loading dataset) is sent again after a backoff, on
+// the pool's tick, while requests keep waiting. A one-shot connection (for SCRIPT KILL and
+// friends) sends only `HELLO 3` and closes after its one reply. A draining
 // connection (being handed off after MOVING) takes no new requests and closes once its
 // in-flight replies are read. Every request
 // written has a `Pending` entry in a FIFO; the reply scanner separates `>` pushes from replies
@@ -144,20 +147,39 @@ public final class UpstreamConnection {
     /// The handoff this connection is being drained for.
     var handoffSeq: Int64?
     var optInStep = -1
+    /// A connection for one request (a command that ends a busy script): `HELLO 3` is its
+    /// whole handshake, and it closes after the reply.
+    public let oneShot: Bool
+    /// The handshake met `-BUSY`/`-LOADING`: when it is sent again (ms), and how often it was.
+    var handshakeRetryAt: Int64 = 0
+    var handshakeRetries = 0
+    private var handshakeBusy = ""
 
-    init(id: Int, db: Int, identity: Int32, pinned: Bool, address: UpstreamAddress, pool: UpstreamPool) {
+    init(id: Int, db: Int, identity: Int32, pinned: Bool, address: UpstreamAddress, pool: UpstreamPool, oneShot: Bool = false) {
         self.id = id
         self.db = db
         self.identity = identity
         self.poolKey = UpstreamPool.key(identity: identity, db: db)
         self.pinned = pinned
+        self.oneShot = oneShot
         self.address = address
         self.pool = pool
         self.retainsRequests = !pinned
-        var limits = pool.settings.limits
-        limits.maxInline = max(limits.maxInline, 64 * 1024)
-        self.scanner = ReplyScanner(limits: limits)
+        self.scanner = ReplyScanner(limits: UpstreamConnection.replyLimits)
     }
+
+    /// What the upstream's replies are framed with. Nesting and size limits protect Respite from
+    /// its clients; a reply is passed on as Redis made it (a script returning a self-referencing
+    /// table nests ~8000 deep), so only framing errors break a connection. A line without its
+    /// newline is still bounded, so a peer that is not Redis cannot grow the buffer forever.
+    static let replyLimits: RESPLimits = {
+        var l = RESPLimits()
+        l.maxDepth = Int.max
+        l.maxElements = 1 << 50      // far past anything real, and no overflow in length sums
+        l.maxBulkLength = 1 << 50
+        l.maxInline = 512 * 1024 * 1024
+        return l
+    }()
 
     /// The address this connection actually reached (its peer), once connected.
     public var peer: (host: String, port: Int)? { fd >= 0 ? Socket.peer(fd) : nil }
@@ -284,6 +306,10 @@ public final class UpstreamConnection {
         }
         if !s.clientName.isEmpty { args.append(Array("SETNAME".utf8)); args.append(Array(s.clientName.utf8)) }
         var commands = [args]
+        if oneShot {
+            writeHandshake(commands)
+            return
+        }
         if db != 0 { commands.append([Array("SELECT".utf8), Array(String(db).utf8)]) }
         commands.append([Array("CLIENT".utf8), Array("ID".utf8)])
         if s.maintenance.mode != .disabled {
@@ -291,6 +317,11 @@ public final class UpstreamConnection {
             commands.append([Array("CLIENT".utf8), Array("MAINT_NOTIFICATIONS".utf8), Array("ON".utf8),
                              Array("moving-endpoint-type".utf8), Array(s.resolvedEndpointType.rawValue.utf8)])
         }
+        writeHandshake(commands)
+    }
+
+    private func writeHandshake(_ commands: [[[UInt8]]]) {
+        handshakeStep = 0
         // Handshake entries sit before every held request in the FIFO.
         var entries: [Pending] = []
         while let p = fifo.popFirst() { entries.append(p) }
@@ -311,7 +342,11 @@ public final class UpstreamConnection {
         handshakeStep += 1
         if info.isError {
             let text = String(decoding: frame.prefix(max(0, frame.count - 2)).dropFirst(), as: UTF8.self)
-            if step == optInStep && pool.settings.maintenance.mode == .auto {
+            if text.hasPrefix("BUSY ") || text.hasPrefix("LOADING ") {
+                // A busy script or a loading dataset: the server is alive and will answer
+                // later. The whole handshake is sent again once this one is answered.
+                handshakeBusy = text
+            } else if step == optInStep && pool.settings.maintenance.mode == .auto {
                 // Auto stays fail-open on every connection: "not supported here", carry on.
                 pool.maintenanceRefused(self, text)
             } else if step == optInStep {
@@ -336,7 +371,21 @@ public final class UpstreamConnection {
         } else if case .integer(let id)? = (try? RESPValue.decode(frame))?.value, serverClientID < 0 {
             serverClientID = id
         }
-        if handshakeLeft == 0 { becomeReady() }
+        if handshakeLeft == 0 && !handshakeBusy.isEmpty {
+            handshakeRetries += 1
+            let s = pool.settings
+            let delay = min(s.reconnectMinMs << min(handshakeRetries - 1, 20), s.reconnectMaxMs)
+            handshakeRetryAt = monotonicMs() + Int64(max(delay, 1))
+            if handshakeRetries == 1 {
+                Log.notice("upstream connection \(id) to \(address): handshake met \(handshakeBusy.prefix(60))…; retrying every ≤\(s.reconnectMaxMs) ms while requests wait")
+            }
+            handshakeBusy = ""
+            return
+        }
+        if handshakeLeft == 0 {
+            handshakeRetries = 0
+            becomeReady()
+        }
     }
 
     /// The handshake is done: held requests go out.
@@ -417,6 +466,10 @@ public final class UpstreamConnection {
                     } else {
                         pool.delegate?.upstreamReply(self, p, frame, info, request: requestBytes(p))
                         if state != .closed { drop(p) }
+                        if oneShot && state != .closed {
+                            close(reason: "released")
+                            return false
+                        }
                     }
                 } else {
                     close(reason: "unexpected reply from upstream with nothing in flight")
@@ -438,16 +491,36 @@ public final class UpstreamConnection {
     /// draining connection's in-flight replies never came.
     func checkDeadline(now: Int64) {
         guard state != .closed else { return }
+        if state == .handshaking && handshakeRetryAt > 0 && now >= handshakeRetryAt {
+            handshakeRetryAt = 0
+            writeHandshake()
+            flush()
+            return
+        }
         if state == .draining && drainDeadline > 0 && now >= drainDeadline {
             close(reason: "handoff: in-flight replies did not arrive before the old endpoint's deadline")
             return
         }
-        guard let head = fifo.first, state == .ready || state == .draining, head.deadline > 0 else { return }
+        // A reply late past the timeout does not make the server dead: the pool asks a sibling
+        // socket whether it still answers (see UpstreamLiveness).
+        if let effective = overdueTimeout(now: now) { pool.requestOverdue(self, now: now, timeoutMs: effective) }
+    }
+
+    /// Whether the oldest request has waited past its timeout by `now`.
+    func headOverdue(now: Int64) -> Bool { overdueTimeout(now: now) != nil }
+
+    /// The timeout (ms, stretched while timeouts are relaxed) the oldest request has outwaited.
+    /// While the handshake runs, that is the oldest client request held behind it: a server that
+    /// never answers the handshake fails them too, one that answers `-BUSY` keeps them waiting.
+    private func overdueTimeout(now: Int64) -> Int? {
+        guard state == .ready || state == .draining || state == .handshaking else { return nil }
+        let i = state == .handshaking ? handshakeLeft : 0
+        guard i < fifo.count else { return nil }
+        let head = fifo[i]
+        guard head.deadline > 0 else { return nil }
         let normal = pool.settings.timeoutMs
         let effective = relaxed.timeout(normal: normal, relaxed: pool.settings.maintenance.relaxedTimeoutMs, now: now)
-        if head.deadline + Int64(effective - normal) <= now {
-            close(reason: "upstream timeout: no reply within \(effective) ms")
-        }
+        return head.deadline + Int64(effective - normal) <= now ? effective : nil
     }
 
     /// Stops taking requests; closes once the in-flight ones are answered (or at `deadline`).

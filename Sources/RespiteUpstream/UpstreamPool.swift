@@ -7,7 +7,8 @@
 // tracking and MONITOR, and return to an idle list when their state ends cleanly. A failed
 // connect puts the endpoint in backoff (`upstream-reconnect-min` doubling up to `-max`), during
 // which requests fail fast with a clear error instead of hanging. One deferred event flushes the
-// pass's writes; one coarse timer checks deadlines.
+// pass's writes; one coarse timer checks deadlines (a passed one asks UpstreamLiveness whether
+// the server still answers, rather than failing requests).
 
 import EventLoop
 import Observability
@@ -40,7 +41,6 @@ public struct UpstreamSettings: Sendable {
     public var reconnectMinMs = 100
     public var reconnectMaxMs = 5000
     public var queueLimit = 100_000
-    public var limits = RESPLimits()
     public var maintenance = MaintenanceSettings()
     public init() {}
 
@@ -106,6 +106,10 @@ public final class UpstreamPool {
     var backoffMs = 0
     var downUntil: Int64 = 0
     public private(set) var lastError = ""
+    /// The liveness probe asking whether a slow upstream still answers, while one runs.
+    var probe: LivenessProbe?
+    /// Until when the upstream counts as alive: a probe was answered (ms).
+    var aliveUntil: Int64 = 0
     /// Cached coarse clock, refreshed by the tick and by callers.
     public var now: Int64 = monotonicMs()
 
@@ -194,6 +198,22 @@ public final class UpstreamPool {
         }
     }
 
+    /// A connection for one request of `session`, closed after its reply, with the shortest
+    /// handshake (`HELLO 3` only, which Redis answers even while a script is busy): for the
+    /// commands that end a busy script (`SCRIPT KILL`, `FUNCTION KILL`), which must not queue
+    /// behind it on a shared connection. `upstream-pinned-max` does not refuse it, and it is
+    /// tried even in backoff: it is how a stuck server is freed.
+    public func interruptConnection(session: Int32, identity: Int32) throws(UpstreamUnavailable) -> UpstreamConnection {
+        // The client's own identity: Redis checks its permission to end the script.
+        let c = UpstreamConnection(id: nextID, db: 0, identity: identity, pinned: true, address: dialAddress, pool: self, oneShot: true)
+        nextID += 1
+        pinnedCount += 1
+        all[c.id] = c
+        c.start()
+        if c.state == .closed { throw .down(lastError) }
+        return c
+    }
+
     /// Runs one command on a short-lived connection to `address` and closes it after the reply
     /// (used for `CLIENT UNBLOCK` from a sibling of a connection being handed off).
     public func runControlCommand(_ args: [[UInt8]], on address: UpstreamAddress) {
@@ -275,13 +295,15 @@ public final class UpstreamPool {
 
     func tick() {
         now = monotonicMs()
-        for c in all.values { c.checkDeadline(now: now) }
+        for c in Array(all.values) { c.checkDeadline(now: now) }
+        checkLiveness(now: now)
         runDelayedHandoffs(now: now)
         runDNSPolls(now: now)
     }
 
     /// Closes every connection (shutdown).
     public func closeAll(reason: String) {
+        probe?.stop(); probe = nil
         for c in Array(all.values) { c.close(reason: reason) }
         tickEvent?.free(); tickEvent = nil
         flushEvent?.free(); flushEvent = nil

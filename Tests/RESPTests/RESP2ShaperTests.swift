@@ -138,9 +138,21 @@ final class RESP2ShaperTests: XCTestCase {
             XCTAssertFalse(okExec, frame.debugDescription)
             XCTAssertEqual(out.readableBytes(), before, frame.debugDescription)
         }
-        let tooDeep = String(repeating: "*1\r\n", count: RESP2Shaper.maxDepth + 2) + "_\r\n"
-        XCTAssertFalse(Array(tooDeep.utf8).withUnsafeBytes { RESP2Shaper.shape(frame: $0, shape: .plain, into: out) })
+        let truncatedDeep = String(repeating: "*1\r\n", count: RESP2Shaper.maxDepth + 2)
+        XCTAssertFalse(Array(truncatedDeep.utf8).withUnsafeBytes { RESP2Shaper.shape(frame: $0, shape: .plain, into: out) })
         XCTAssertEqual(out.readableBytes(), before)
+    }
+
+    /// Redis sends replies far deeper than the shaper recurses (a script returning a
+    /// self-referencing table: ~8000 levels); past `maxDepth` the walk goes on without recursion
+    /// and the RESP2 rendering is the same as for a shallow frame.
+    func testFramesDeeperThanTheRecursionBoundAreShaped() {
+        let depth = 8000
+        let frame = String(repeating: "*2\r\n,1.5\r\n", count: depth) + "%1\r\n#t\r\n_\r\n"
+        let expected = String(repeating: "*2\r\n$3\r\n1.5\r\n", count: depth) + "*2\r\n:1\r\n$-1\r\n"
+        let out = ByteBuffer(capacity: 64)
+        XCTAssertTrue(Array(frame.utf8).withUnsafeBytes { RESP2Shaper.shape(frame: $0, shape: .plain, into: out) })
+        XCTAssertEqual(String(decoding: out.readableBytes(), as: UTF8.self), expected)
     }
 
     func testNeedsShapingSeesEveryRESP3Type() {

@@ -188,6 +188,23 @@ final class ReplyScannerTests: XCTestCase {
         XCTAssertNotNil(scanReplies(b("?x\r\n"), chunk: 100).error)
     }
 
+    /// What `EVAL "local a = {}; local b = {a}; a[1] = b; return a" 0` gets from Redis: ~8000
+    /// nested one-element arrays ending in an error. With no nesting limit (upstream scanners)
+    /// the stack grows past its first block and the frame is whole, at any split; the next
+    /// frame after it frames normally.
+    func testDeepReplyGrowsTheStack() {
+        let deep = b(String(repeating: "*1\r\n", count: 7995) + "-ERR reached lua stack limit\r\n")
+        var unlimited = RESPLimits(); unlimited.maxDepth = Int.max
+        for chunk in [deep.count + 5, 1, 7] {
+            let r = scanReplies(deep + b("+OK\r\n"), chunk: chunk, limits: unlimited)
+            XCTAssertNil(r.error)
+            XCTAssertEqual(r.frames.map(\.length), [deep.count, 5])
+            XCTAssertEqual(r.frames.first?.type, UInt8(ascii: "*"))
+        }
+        // The default (client-side) limit still refuses it.
+        XCTAssertNotNil(scanReplies(deep, chunk: deep.count).error)
+    }
+
     /// Runs of bulk strings in an aggregate take a shortcut; it must frame exactly like the
     /// general path at every split point, and leave nulls, other types and bad headers to it.
     func testBulkRunsFrameAlikeAtEverySplit() {

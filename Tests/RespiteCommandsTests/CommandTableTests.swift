@@ -91,6 +91,22 @@ final class CommandTableTests: XCTestCase {
         }
     }
 
+    /// The commands that end a busy script are marked in the table (the session sends them on a
+    /// connection of their own); every one of them is `allow_busy` in Redis, and nothing else is
+    /// marked — HELLO and AUTH are allowed while busy but end nothing.
+    func testBusyInterruptersAreMarkedInTheTable() throws {
+        for name in ["script|kill", "function|kill", "shutdown"] {
+            let info = try XCTUnwrap(table.lookup(name: name), name)
+            XCTAssertTrue(info.interruptsBusy, name)
+            XCTAssertTrue(info.flags.contains(.allowBusy), name)
+        }
+        let marked = table.entries.filter(\.interruptsBusy).map(\.name).sorted()
+        XCTAssertEqual(marked, ["function|kill", "script|kill", "shutdown"])
+        for name in ["hello", "auth", "script|flush", "function|stats", "eval", "client|kill"] {
+            XCTAssertEqual(table.lookup(name: name)?.interruptsBusy, false, name)
+        }
+    }
+
     func testRoutesOfRepresentativeCommands() {
         let expected: [(String, CommandRoute)] = [
             ("get", .shared), ("set", .shared), ("mget", .shared), ("eval", .shared), ("ping", .shared),
@@ -111,11 +127,12 @@ final class CommandTableTests: XCTestCase {
             ("client|tracking", .tracking), ("client|caching", .trackingState),
             ("client|trackinginfo", .trackingState), ("client|getredir", .trackingState),
             ("sync", .replication), ("psync", .replication), ("replconf", .replication),
+            ("shutdown", .shared),
         ]
         for (name, route) in expected {
             XCTAssertEqual(table.lookup(name: name)?.route, route, name)
         }
-        for name in ["asking", "restore-asking", "shutdown", "script|debug"] {
+        for name in ["asking", "restore-asking", "script|debug"] {
             guard case .unsupported(let reason)? = table.lookup(name: name)?.route else {
                 return XCTFail("\(name) should be unsupported")
             }

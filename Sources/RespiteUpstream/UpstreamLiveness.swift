@@ -1,0 +1,121 @@
+// UpstreamLiveness: a slow server is not a dead server.
+//
+// When a connection's oldest request has waited `upstream-timeout`, its own socket says nothing
+// about why: a Lua script or function running long, `CLIENT PAUSE`, a long `KEYS`, or a server
+// that stopped answering. The pool then asks on a sibling socket: one `PING` on a short-lived
+// connection, at most one at a time per pool. Any answer at all (`+PONG`, `-BUSY`, `-LOADING`,
+// `-NOAUTH`) means the server is alive: requests keep waiting, as they would on Redis, and the
+// question is asked again one timeout later. Only when the probe gets no answer within the
+// timeout (`DEBUG SLEEP`, a hung or partitioned server) are the overdue connections closed, and
+// their written requests fail with the outcome-unknown error. A connection still in its
+// handshake counts too, by its oldest held request: a server that never answers the handshake
+// fails them, one that answers `-BUSY` keeps them waiting. The probe needs no handshake:
+// any reply counts, `-NOAUTH` included. Its deadline is checked by the pool's coarse tick.
+
+import EventLoop
+import Observability
+import RESP
+
+/// One `PING` on its own socket.
+final class LivenessProbe {
+    unowned(unsafe) let pool: UpstreamPool
+    let address: UpstreamAddress
+    let started: Int64
+    let deadline: Int64
+    var fd: Int32 = -1
+    var event: Event?
+    var answered = false
+
+    init(pool: UpstreamPool, address: UpstreamAddress, now: Int64, timeoutMs: Int) {
+        self.pool = pool
+        self.address = address
+        self.started = now
+        self.deadline = now + Int64(timeoutMs)
+    }
+
+    /// Starts the connect; false when it failed at once.
+    func start() -> Bool {
+        do {
+            switch address {
+            case .tcp(let host, let port): fd = try Socket.connectTCP(host: host, port: port)
+            case .unix(let path): fd = try Socket.connectUnix(path: path)
+            }
+        } catch {
+            return false
+        }
+        event = pool.loop.watch(fd: fd, EventFlags.write, livenessWritable, Unmanaged.passUnretained(self).toOpaque())
+        event!.add()
+        return true
+    }
+
+    /// Connected: send the PING and wait for any byte back.
+    func onWritable() {
+        event?.free(); event = nil
+        guard Socket.connectResult(fd) == 0 else { pool.livenessAnswered(self, alive: false, what: "connect failed"); return }
+        let ping: StaticString = "*1\r\n$4\r\nPING\r\n"
+        guard case .bytes(ping.utf8CodeUnitCount) = Socket.write(fd, ping.utf8Start, ping.utf8CodeUnitCount) else {
+            pool.livenessAnswered(self, alive: false, what: "write failed")
+            return
+        }
+        event = pool.loop.watch(fd: fd, EventFlags.read | EventFlags.persist, livenessReadable, Unmanaged.passUnretained(self).toOpaque())
+        event!.add()
+    }
+
+    func onReadable() {
+        var byte = [UInt8](repeating: 0, count: 64)
+        let r = byte.withUnsafeMutableBytes { Socket.read(fd, $0.baseAddress!, $0.count) }
+        switch r {
+        case .bytes(let n):
+            let line = String(decoding: byte.prefix(n).prefix { $0 != 13 }, as: UTF8.self)
+            pool.livenessAnswered(self, alive: true, what: line)
+        case .wouldBlock: return
+        case .closed: pool.livenessAnswered(self, alive: false, what: "closed")
+        case .error: pool.livenessAnswered(self, alive: false, what: "read error")
+        }
+    }
+
+    func stop() {
+        event?.free(); event = nil
+        if fd >= 0 { Socket.close(fd); fd = -1 }
+    }
+}
+
+let livenessWritable: EventCallback = { _, _, ctx in
+    Unmanaged<LivenessProbe>.fromOpaque(ctx!).takeUnretainedValue().onWritable()
+}
+let livenessReadable: EventCallback = { _, _, ctx in
+    Unmanaged<LivenessProbe>.fromOpaque(ctx!).takeUnretainedValue().onReadable()
+}
+
+extension UpstreamPool {
+    /// `c`'s oldest request has waited its timeout (`timeoutMs`, relaxed or not). Keeps waiting
+    /// while the server answered a probe recently; otherwise asks, once, on a sibling socket.
+    func requestOverdue(_ c: UpstreamConnection, now: Int64, timeoutMs: Int) {
+        if aliveUntil > now || probe != nil { return }
+        let p = LivenessProbe(pool: self, address: c.address, now: now, timeoutMs: timeoutMs)
+        probe = p
+        if !p.start() { livenessAnswered(p, alive: false, what: "connect failed") }
+    }
+
+    /// The probe's deadline passed without an answer (checked by the tick).
+    func checkLiveness(now: Int64) {
+        if let p = probe, now >= p.deadline { livenessAnswered(p, alive: false, what: "no answer") }
+    }
+
+    func livenessAnswered(_ p: LivenessProbe, alive: Bool, what: String) {
+        guard probe === p else { return }
+        probe = nil
+        p.stop()
+        let now = monotonicMs()
+        let waited = now - p.started
+        if alive {
+            aliveUntil = now + Int64(settings.timeoutMs)
+            Log.notice("upstream \(p.address) is slow but alive: a request waited past upstream-timeout (\(settings.timeoutMs) ms), and a liveness probe was answered in \(waited) ms (\(what)); requests keep waiting")
+            return
+        }
+        Log.warning("upstream \(p.address) is not answering: a request waited past upstream-timeout (\(settings.timeoutMs) ms), and a liveness probe got \(what) within \(waited) ms; closing the connections that wait")
+        for c in Array(all.values) where c.address == p.address && c.headOverdue(now: p.started) {
+            c.close(reason: "upstream timeout: no reply within \(settings.timeoutMs) ms, and the server did not answer a liveness probe")
+        }
+    }
+}
