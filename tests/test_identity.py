@@ -204,3 +204,21 @@ def test_unauthenticated_limits_apply_when_upstream_needs_a_login(anonymous):
         with Conn(ep.addr) as c:
             c.send_cmd(*big)
             assert c.read_raw().startswith(b"-ERR Protocol error: unauthenticated multibulk length")
+
+
+def test_login_reaches_redis_as_the_client_wrote_it(secured):
+    """MONITOR (and so the ACL log) sees the client's own HELLO … AUTH and AUTH, redacted by
+    Redis as direct, and a failed login's reply is Redis's own."""
+    p, r = secured
+    with Conn(r.addr) as mon:
+        assert mon.call("AUTH", SECRET) == "OK"
+        mon.send_cmd("MONITOR")
+        assert mon.read() == "OK"
+        with Conn(p.addr) as c:
+            c.send_cmd("hello", "2", "AUTH", "app", "wrong")
+            assert c.read_raw() == b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+            c.send_cmd("auth", "app", "pw")
+            assert c.read_raw() == b"+OK\r\n"
+        lines = [mon.read() for _ in range(2)]
+    assert '"hello" "2" "AUTH" "(redacted)" "(redacted)"' in lines[0], lines
+    assert '"auth" "(redacted)" "(redacted)"' in lines[1], lines

@@ -20,7 +20,8 @@ struct PendingLogin {
 
 extension Session {
     /// Sends `AUTH` (the client's arguments) to the upstream for checking. False: wait.
-    func startLogin(authArgs: [[UInt8]], user: String, password: String, hello: (proto: Int, name: [UInt8]?)?) -> Bool {
+    func startLogin(authArgs: [[UInt8]], user: String, password: String, hello: (proto: Int, name: [UInt8]?)?,
+                    checkArgs: [[UInt8]]? = nil) -> Bool {
         if sharedInFlight > 0 || pinnedInFlight > 0 { return false }
         if let conn = pinned, conn.state != .closed, conn.state != .draining {
             // A pinned connection (WATCH, subscriptions, tracking) is this client's own: the
@@ -37,7 +38,7 @@ extension Session {
         let timeout = proxy.pool.settings.timeoutMs
         let deadline: Int64 = timeout > 0 ? proxy.pool.now + Int64(timeout) : 0
         do {
-            try proxy.pool.checkLogin(authArgs, pending: Pending(session: index, generation: generation, slot: seq, deadline: deadline))
+            try proxy.pool.checkLogin(checkArgs ?? authArgs, pending: Pending(session: index, generation: generation, slot: seq, deadline: deadline))
         } catch {
             popLastSlot(seq)
             replyUnavailable(error)

@@ -154,10 +154,14 @@ extension Session {
         }
         var newName: [UInt8]? = nil
         var authUser: String? = nil, authPass: String? = nil
+        // The HELLO as the client wrote it, less SETNAME: what the login check sends upstream.
+        var checkArgs: [[UInt8]] = (0..<i).map { Array(arg($0)) }
         while i < argc {
             let more = argc - i - 1
             if matches(arg(i), "auth") && more >= 2 {
-                authUser = text(i + 1); authPass = text(i + 2); i += 3
+                authUser = text(i + 1); authPass = text(i + 2)
+                checkArgs += (i..<i + 3).map { Array(arg($0)) }
+                i += 3
             } else if matches(arg(i), "setname") && more >= 1 {
                 newName = Array(arg(i + 1)); i += 2
             } else {
@@ -166,8 +170,11 @@ extension Session {
             }
         }
         if proxy.settings.passthroughAuth, let u = authUser, let p = authPass {
+            // The check connection is the client's alone and closed after: it is sent the HELLO
+            // itself (as MONITOR and the ACL log show it direct); a pinned one gets AUTH, which
+            // leaves its protocol alone.
             return startLogin(authArgs: [Array("AUTH".utf8), Array(u.utf8), Array(p.utf8)], user: u, password: p,
-                              hello: (newProto, newName))
+                              hello: (newProto, newName), checkArgs: checkArgs)
         }
         if let u = authUser, let p = authPass {
             if !checkCredentials(user: u, password: p) {
