@@ -222,3 +222,21 @@ def test_login_reaches_redis_as_the_client_wrote_it(secured):
         lines = [mon.read() for _ in range(2)]
     assert '"hello" "2" "AUTH" "(redacted)" "(redacted)"' in lines[0], lines
     assert '"auth" "(redacted)" "(redacted)"' in lines[1], lines
+
+
+def test_user_without_select_permission_works_in_its_selected_db(secured):
+    """A user allowed only SET (no SELECT, no CLIENT) logs in after SELECT 9, as Redis's own
+    suite does, and its commands run in db 9: Respite's connection setup runs as Respite."""
+    p, r = secured
+    with Conn(r.addr) as admin:
+        assert admin.call("AUTH", SECRET) == "OK"
+        assert admin.call("ACL", "SETUSER", "bob", "on", ">123", "+@scripting", "+set", "~x*") == "OK"
+    with Conn(p.addr) as c:
+        assert c.call_raw("SELECT", "9") == b"+OK\r\n"
+        assert c.call_raw("AUTH", "bob", "123") == b"+OK\r\n"
+        assert c.call_raw("SET", "xbob", "v") == b"+OK\r\n"
+        assert c.call_raw("EVAL", "return redis.acl_check_cmd('set','xx',1)", "1", "xx") == b":1\r\n"
+    with Conn(r.addr) as admin:
+        assert admin.call("AUTH", SECRET) == "OK"
+        assert admin.call_raw("SELECT", "9") == b"+OK\r\n"
+        assert admin.call_raw("GET", "xbob") == b"$1\r\nv\r\n"

@@ -22,8 +22,9 @@ extension Session {
             loginFailed(error)
             return
         }
-        // The login was refused: sending again would be refused too.
-        if conn.authRejected {
+        // The login was refused: sending again would be refused too (unless it was Respite's
+        // own, sent ahead of the client's: the next connection logs in as the client first).
+        if conn.authRejected && !conn.ownLoginRejected {
             upstreamFailed(conn, seq: p.slot, error: error)
             return
         }

@@ -147,6 +147,10 @@ public final class UpstreamConnection {
     /// The handoff this connection is being drained for.
     var handoffSeq: Int64?
     var optInStep = -1
+    /// The handshake step of a client's own login when it comes last (see `writeHandshake`).
+    var loginStep = -1
+    /// The refused login was Respite's own, sent ahead of a client's.
+    public private(set) var ownLoginRejected = false
     /// A connection for one request (a command that ends a busy script): `HELLO 3` is its
     /// whole handshake, and it closes after the reply.
     public let oneShot: Bool
@@ -300,10 +304,16 @@ public final class UpstreamConnection {
 
     private func writeHandshake() {
         let s = pool.settings
-        var args: [[UInt8]] = [Array("HELLO".utf8), Array("3".utf8)]
-        if let login = pool.credentials(identity) {
-            args.append(Array("AUTH".utf8)); args.append(Array(login.user.utf8)); args.append(Array(login.password.utf8))
+        // A client's own login comes last, after Respite's steps run as Respite's identity (as a
+        // direct client selects its db and then logs in): a user need not be allowed SELECT,
+        // CLIENT ID or the maintenance opt-in. Only when Respite's identity cannot log in at all
+        // does the user's login come first, as it would have to direct.
+        let loginLast = identity != 0 && !oneShot && !pool.anonymousRejected
+        func auth(_ login: (user: String, password: String)) -> [[UInt8]] {
+            [Array("AUTH".utf8), Array(login.user.utf8), Array(login.password.utf8)]
         }
+        var args: [[UInt8]] = [Array("HELLO".utf8), Array("3".utf8)]
+        if let login = pool.credentials(loginLast ? 0 : identity) { args += auth(login) }
         if !s.clientName.isEmpty { args.append(Array("SETNAME".utf8)); args.append(Array(s.clientName.utf8)) }
         var commands = [args]
         if oneShot {
@@ -316,6 +326,10 @@ public final class UpstreamConnection {
             optInStep = commands.count
             commands.append([Array("CLIENT".utf8), Array("MAINT_NOTIFICATIONS".utf8), Array("ON".utf8),
                              Array("moving-endpoint-type".utf8), Array(s.resolvedEndpointType.rawValue.utf8)])
+        }
+        if loginLast, let login = pool.credentials(identity) {
+            loginStep = commands.count
+            commands.append(auth(login))
         }
         writeHandshake(commands)
     }
@@ -355,10 +369,14 @@ public final class UpstreamConnection {
             } else if step == 0 && text.hasPrefix("NOPROTO") {
                 close(reason: "upstream does not speak RESP3 (HELLO 3 refused: \(text))")
                 return
-            } else if step == 0 && (text.hasPrefix("WRONGPASS") || text.hasPrefix("NOAUTH") || text.hasPrefix("NOPERM")) {
+            } else if (step == 0 || step == loginStep) && (text.hasPrefix("WRONGPASS") || text.hasPrefix("NOAUTH") || text.hasPrefix("NOPERM")) {
                 // Redis's texts name no password; the user is named, never the password.
                 authRejected = true
-                close(reason: "upstream refused the login of user '\(pool.userName(identity))': \(text)")
+                // Respite's own login, ahead of a client's, was refused (its password changed):
+                // not the client's fault; its requests go again on a connection that logs in
+                // as the client first.
+                ownLoginRejected = step == 0 && loginStep >= 0
+                close(reason: "upstream refused the login of user '\(pool.userName(ownLoginRejected ? 0 : identity))': \(text)")
                 return
             } else {
                 close(reason: "upstream handshake failed: \(text)")

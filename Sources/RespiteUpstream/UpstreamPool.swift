@@ -269,7 +269,7 @@ public final class UpstreamPool {
             // identity refused means clients that have not logged in get NOAUTH; a client
             // identity refused (user deleted, password changed) ends its clients' sessions, as
             // Redis ends the connections of a deleted user.
-            if c.identity == 0 {
+            if c.identity == 0 || c.ownLoginRejected {
                 if !anonymousRejected && settings.password != nil {
                     Log.warning("The upstream refused Respite's own login (upstream-user/upstream-password): \(c.closeReason); clients that have not logged in get NOAUTH")
                 }
