@@ -1,7 +1,9 @@
-"""A slow server is not a dead server: a busy script, CLIENT PAUSE or a handshake that meets
--BUSY keeps requests waiting (as on Redis) instead of failing them; SCRIPT KILL gets through
-while the shared connection is stuck behind the script; only a server that answers nothing
-(DEBUG SLEEP) fails requests, with the outcome-unknown error."""
+"""A slow server is not a dead server: requests already queued behind a busy script or a
+CLIENT PAUSE keep waiting (as on Redis) instead of failing; another client's next command gets
+what Redis would answer it direct (-BUSY at once, even when a new connection's handshake meets
+the busy script), not a wait behind the script; SCRIPT KILL gets through while the shared
+connection is stuck behind the script; only a server that answers nothing (DEBUG SLEEP) fails
+requests, with the outcome-unknown error."""
 
 import select
 
@@ -16,9 +18,12 @@ REDIS = ("--busy-reply-threshold", "100", "--enable-debug-command", "yes")
 SPIN = "while true do end"
 
 
-def start(procs):
+def start(procs, *extra):
     r = procs.redis(args=REDIS)
-    return r, procs.respite(r.port, args=TIMEOUT)
+    return r, procs.respite(r.port, args=TIMEOUT + extra)
+
+
+NO_STALL_GUARD = ("--upstream-stall-timeout", "0")
 
 
 def busy(redis_ep):
@@ -41,7 +46,8 @@ def wait_past_timeout(proxy, waiting, log_text, what):
 
 @pytest.mark.parametrize("kind", ["script", "function"])
 def test_busy_script_past_the_timeout_waits_and_kill_gets_through(procs, key, kind):
-    r, proxy = start(procs)
+    """Without the stall guard, a request queued behind the script outwaits upstream-timeout."""
+    r, proxy = start(procs, *NO_STALL_GUARD)
     with Conn(proxy.addr, timeout=20) as a, Conn(proxy.addr, timeout=20) as b, Conn(proxy.addr, timeout=20) as c:
         assert c.call("SET", key, "v") == "OK"
         if kind == "function":
@@ -62,17 +68,46 @@ def test_busy_script_past_the_timeout_waits_and_kill_gets_through(procs, key, ki
         assert c.call("PING") == "PONG"
 
 
-def test_handshake_meeting_busy_retries_instead_of_failing(procs, key):
+@pytest.mark.parametrize("kind", ["script", "function"])
+def test_another_clients_command_gets_busy_at_once_as_direct(procs, key, kind):
+    """With the stall guard (default), the shared connection stuck behind the script is set
+    aside: another client's GET gets Redis's own -BUSY at once, not a wait behind the script;
+    the kill gets through and the GET then works."""
+    r, proxy = start(procs)
+    with Conn(proxy.addr, timeout=20) as a, Conn(proxy.addr, timeout=20) as b, Conn(proxy.addr, timeout=20) as c:
+        assert c.call("SET", key, "v") == "OK"
+        if kind == "function":
+            lib = f"#!lua name=spinlib\nredis.register_function('spin', function() {SPIN} end)"
+            assert c.call("FUNCTION", "LOAD", lib) == b"spinlib"
+            a.send_cmd("FCALL", "spin", "0")
+        else:
+            a.send_cmd("EVAL", SPIN, "0")
+        wait_until(lambda: busy(r), 5, "the script to be busy")
+        def answered_busy():
+            reply = c.call("GET", key)
+            assert reply == b"v" or (isinstance(reply, Error) and reply.startswith("BUSY ")), reply
+            return reply != b"v"
+        wait_until(answered_busy, 5, "another client's GET to get -BUSY as direct")
+        assert b.call(kind.upper(), "KILL") == "OK"
+        killed = a.read()
+        assert isinstance(killed, Error) and "Script killed" in killed, killed
+        assert c.call("GET", key) == b"v"
+
+
+def test_handshake_meeting_busy_answers_busy_then_retries(procs, key):
+    """A new connection's handshake (SELECT 5) meets the busy script: the request held for it
+    gets -BUSY, as Redis answers it direct, instead of an unavailable error; the handshake is
+    retried, so after SCRIPT KILL the same client's commands run in db 5."""
     r, proxy = start(procs)
     with Conn(r.addr, timeout=20) as d, Conn(proxy.addr, timeout=20) as c, Conn(proxy.addr, timeout=20) as k:
         d.send_cmd("EVAL", SPIN, "0")
         wait_until(lambda: busy(r), 5, "the script to be busy")
         assert c.call("SELECT", "5") == "OK"     # db 5 has no shared connection yet: a handshake
-        c.send_cmd("SET", key, "after")
-        wait_past_timeout(proxy, c, "handshake met BUSY", "the handshake to meet BUSY")
+        reply = c.call("SET", key, "during")
+        assert isinstance(reply, Error) and reply.startswith("BUSY "), reply
         assert k.call("SCRIPT", "KILL") == "OK"
         assert isinstance(d.read(), Error)
-        assert c.read() == "OK"
+        wait_until(lambda: c.call("SET", key, "after") == "OK", 10, "the handshake to complete")
     with Conn(r.addr) as d:
         assert d.call("SELECT", "5") == "OK" and d.call("GET", key) == b"after"
 
@@ -120,3 +155,21 @@ def _answers(redis_ep):
             return x.call("PING") == "PONG"
     except (TimeoutError, OSError):
         return False
+
+
+def test_client_pause_write_holds_only_the_writer(procs, key):
+    """CLIENT PAUSE WRITE through Respite: Redis holds the write, and only its own client waits
+    (it went on a connection of its own); another client's reads answer at once, as direct.
+    The stall guard is off, so this is the pause routing alone."""
+    r, proxy = start(procs, *NO_STALL_GUARD)
+    with Conn(proxy.addr, timeout=20) as admin, Conn(proxy.addr, timeout=20) as w, \
+            Conn(proxy.addr, timeout=20) as reader:
+        assert reader.call("PING") == "PONG"
+        assert admin.call("CLIENT", "PAUSE", "20000", "WRITE") == "OK"
+        w.send_cmd("SET", key, "held")
+        wait_until(lambda: b"blocked_clients:1" in reader.call("INFO", "clients"), 5, "the write to be held")
+        assert reader.call("GET", key) is None
+        assert not replied(w)
+        assert admin.call("CLIENT", "UNPAUSE") == "OK"
+        assert w.read() == "OK"
+        assert reader.call("GET", key) == b"held"

@@ -29,6 +29,12 @@ public struct CommandInfo: Sendable {
     /// Ends a busy script or function (`SCRIPT KILL`, `FUNCTION KILL`, `SHUTDOWN`): sent on a
     /// connection of its own, never queued behind the script it is meant to stop.
     public let interruptsBusy: Bool
+    /// `CLIENT PAUSE` (1) or `CLIENT UNPAUSE` (-1), which the proxy notes on the way through
+    /// (`RoutePolicy.pauseControls`); 0 for every other command.
+    public let pauseControl: Int8
+    /// Held by `CLIENT PAUSE WRITE`: Redis holds write and may-replicate commands (scripts,
+    /// PUBLISH, PFCOUNT) and lets the rest run.
+    public var heldByWritePause: Bool { !flags.isDisjoint(with: [.write, .mayReplicate]) }
     /// Subcommands, sorted by name. Empty for plain commands.
     public internal(set) var subcommands: [CommandInfo]
     /// True when the built-in table knows the command; false for commands learned only from
@@ -55,6 +61,7 @@ public struct CommandInfo: Sendable {
         self.route = route ?? RoutePolicy.route(name: name, flags: flags)
         self.refusedInTransaction = RoutePolicy.refusedInTransaction.contains(name)
         self.interruptsBusy = RoutePolicy.busyInterrupters.contains(name)
+        self.pauseControl = RoutePolicy.pauseControls[name] ?? 0
         if let shape {
             self.shape = shape
         } else if let bar = name.utf8.firstIndex(of: UInt8(ascii: "|")) {

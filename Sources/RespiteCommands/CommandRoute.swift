@@ -119,6 +119,10 @@ public enum RoutePolicy {
     /// an unrelated connection). Refused there with an error, and the transaction is aborted at
     /// EXEC as Redis aborts one with a command refused while queueing.
     public static let refusedInTransaction: Set<String> = ["client|kill", "client|unblock"]
+    /// Commands that start (1) or end (-1) a client pause: while Redis holds writes, Respite
+    /// sends each held command on a connection of its own, so a held write stalls only the
+    /// client that sent it, as direct, never the shared connection's other clients.
+    public static let pauseControls: [String: Int8] = ["client|pause": 1, "client|unpause": -1]
     /// Commands that end a busy script (see the note at the top of this file).
     public static let busyInterrupters: Set<String> = ["script|kill", "function|kill", "shutdown"]
 

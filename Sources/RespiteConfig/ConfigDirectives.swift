@@ -53,6 +53,8 @@ public enum ConfigDirectives {
               "time allowed to connect to the upstream and finish the handshake"),
         .init("upstream-timeout", .milliseconds(\.upstreamTimeoutMs, 0...86_400_000), default: "5s", reloadable: true,
               "how long the upstream may not answer at all (a late reply triggers a liveness PING on another connection; only no answer fails requests); 0 = none"),
+        .init("upstream-stall-timeout", .milliseconds(\.upstreamStallTimeoutMs, 0...86_400_000), default: "100ms", reloadable: true,
+              "a shared connection whose oldest request has waited this long takes no new requests: other clients' go on a fresh one, so one slow script, paused write or long KEYS stalls only its own client; 0 = never"),
         .init("upstream-reconnect-min", .milliseconds(\.upstreamReconnectMinMs, 1...3_600_000),
               default: "100ms", reloadable: true,
               "first delay before reconnecting to the upstream; doubles up to the max"),

@@ -47,6 +47,8 @@ public struct RespiteConfiguration: Sendable, Equatable {
     public var upstreamConnectTimeoutMs: Int
     /// `upstream-timeout`: deadline of the oldest in-flight request, in milliseconds; 0 = none.
     public var upstreamTimeoutMs: Int
+    /// `upstream-stall-timeout`: when a shared connection stuck behind one request is set aside.
+    public var upstreamStallTimeoutMs: Int
     /// `upstream-reconnect-min`: first reconnect backoff, in milliseconds.
     public var upstreamReconnectMinMs: Int
     /// `upstream-reconnect-max`: largest reconnect backoff, in milliseconds.
@@ -118,7 +120,7 @@ public struct RespiteConfiguration: Sendable, Equatable {
         tcpKeepaliveSeconds = 0; timeoutSeconds = 0; maxClients = 0; requirePass = nil; clientAuth = ""
         upstream = .unix(path: ""); upstreamUser = nil; upstreamPassword = nil
         upstreamClientName = nil; upstreamPoolSize = 0; upstreamPinnedMax = 0
-        upstreamConnectTimeoutMs = 0; upstreamTimeoutMs = 0; upstreamReconnectMinMs = 0
+        upstreamConnectTimeoutMs = 0; upstreamTimeoutMs = 0; upstreamStallTimeoutMs = 0; upstreamReconnectMinMs = 0
         upstreamReconnectMaxMs = 0; upstreamQueueLimit = 0
         protoMaxBulkLen = 0; protoMaxMultibulkLen = 0; protoMaxNesting = 0
         protoMaxBulkLenUnauthenticated = 0; protoMaxMultibulkLenUnauthenticated = 0

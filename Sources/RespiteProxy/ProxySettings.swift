@@ -70,6 +70,7 @@ public struct ProxySettings: Sendable {
         u.pinnedMax = c.upstreamPinnedMax
         u.connectTimeoutMs = c.upstreamConnectTimeoutMs
         u.timeoutMs = c.upstreamTimeoutMs
+        u.stallTimeoutMs = c.upstreamStallTimeoutMs
         u.reconnectMinMs = c.upstreamReconnectMinMs
         u.reconnectMaxMs = c.upstreamReconnectMaxMs
         u.queueLimit = c.upstreamQueueLimit

@@ -76,6 +76,12 @@ extension Session {
     func upstreamReply(_ conn: UpstreamConnection, seq: UInt32, frame: UnsafeRawBufferPointer, info: ReplyFrame) {
         if conn.pinned && blocked != nil && reissueIfUnblocked(conn, seq: seq, info: info, frame: frame) { return }
         if conn.pinned { pinnedInFlight -= 1 } else { sharedInFlight -= 1 }
+        if seq == multiSeq {
+            multiSeq = .max
+            if info.isError && inMulti {
+                transactionFailed(String(decoding: frame.dropFirst().prefix(max(0, frame.count - 3)), as: UTF8.self))
+            }
+        }
         if let head = slots.first, head.seq == seq, !head.ready {
             if head.hasExtras, let extras = slotExtras[seq] {
                 if let n = extras.nameOnSuccess {

@@ -35,6 +35,7 @@ extension Session {
             shape = table.entries[Int(cmdID)].shape.resolved(argumentCount: argc)
             readOnly = table.entries[Int(cmdID)].flags.contains(.readonly)
             interrupts = table.entries[Int(cmdID)].interruptsBusy
+            if table.entries[Int(cmdID)].pauseControl != 0 { notePause(base, args, table.entries[Int(cmdID)].pauseControl) }
         }
 
         lastCommand = cmdID
@@ -143,6 +144,11 @@ extension Session {
         case .shared:
             if interrupts { return sendInterrupt(frame, shape: shape) }
             if pinned != nil { return sendPinned(frame, shape: shape) }
+            if proxy.pool.writesPausedUntil > proxy.pool.now && cmdID >= 0 && table.entries[Int(cmdID)].heldByWritePause {
+                // Redis holds it until the pause ends: on a connection of this client's own,
+                // released after the reply, it holds up no other client.
+                return sendPinned(frame, shape: shape)
+            }
             return sendShared(frame, shape: shape, readOnly: readOnly)
         case .blockingWithArg:
             if hasBlockArgument(base, args) {
@@ -161,6 +167,7 @@ extension Session {
                 pinReasons.insert(.multi)
                 multiShapes.removeAll()
                 multiAborted = false
+                multiSeq = nextSeq
             } else if matches(nameBytes, "watch") {
                 pinReasons.insert(.watch)
             } else if matches(nameBytes, "unwatch") {
@@ -205,6 +212,17 @@ extension Session {
             addLocalReply(Array("-ERR \(reason)\r\n".utf8))
             return true
         }
+    }
+
+    /// `CLIENT PAUSE timeout [WRITE|ALL]` / `CLIENT UNPAUSE` passing through: until when Redis
+    /// holds writes. Noted before Redis answers; a refused pause only costs some commands a
+    /// dedicated connection until its time is up.
+    func notePause(_ base: UnsafeRawPointer, _ args: ArgList, _ control: Int8) {
+        if control < 0 { proxy.pool.writesPausedUntil = 0; return }
+        guard args.count >= 3 else { return }
+        let t = UnsafeRawBufferPointer(start: base + Int(args[2].offset), count: Int(args[2].length))
+        guard let ms = Int64(String(decoding: t, as: UTF8.self)), ms > 0 else { return }
+        proxy.pool.writesPausedUntil = max(proxy.pool.writesPausedUntil, monotonicMs() + ms)
     }
 
     /// Sends on the session's shared connection for its db.

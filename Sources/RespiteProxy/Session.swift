@@ -133,6 +133,9 @@ final class Session {
     /// The pinned connection on which a request failed for good: requests behind it there are
     /// not sent again.
     var failedPinnedID = -1
+    /// The reply slot of the open transaction's MULTI: an error there (`-BUSY` while a script
+    /// runs) means the transaction never started.
+    var multiSeq: UInt32 = .max
     /// An EXEC that will change local state is in flight.
     var awaitingLocalEffect = false
     var channels: Set<[UInt8]> = []

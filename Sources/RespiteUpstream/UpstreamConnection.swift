@@ -37,6 +37,8 @@ public struct Pending: Sendable {
     public var attempts: UInt8 = 0
     /// A read-only command: safe to send again when its outcome is unknown.
     public var readOnly = false
+    /// When it was handed to the connection (the pool's coarse clock, ms).
+    public var since: Int64 = 0
     /// The session value of Respite's own one-shot commands.
     public static let control: Int32 = -2
 
@@ -149,6 +151,10 @@ public final class UpstreamConnection {
     var optInStep = -1
     /// The handshake step of a client's own login when it comes last (see `writeHandshake`).
     var loginStep = -1
+    /// The handshake step of `CLIENT ID`.
+    var clientIDStep = -1
+    /// When to send again the setup steps that met a busy server (ms); 0 = none owed.
+    var deferredSetupAt: Int64 = 0
     /// The refused login was Respite's own, sent ahead of a client's.
     public private(set) var ownLoginRejected = false
     /// A connection for one request (a command that ends a busy script): `HELLO 3` is its
@@ -229,6 +235,7 @@ public final class UpstreamConnection {
     public func send(_ bytes: UnsafeRawPointer, _ count: Int, _ pending: Pending) {
         var pending = pending
         pending.length = Int32(truncatingIfNeeded: count)
+        pending.since = pool.now
         fifo.append(pending)
         if state == .ready {
             out.append(bytes, count: count)
@@ -321,6 +328,7 @@ public final class UpstreamConnection {
             return
         }
         if db != 0 { commands.append([Array("SELECT".utf8), Array(String(db).utf8)]) }
+        clientIDStep = commands.count
         commands.append([Array("CLIENT".utf8), Array("ID".utf8)])
         if s.maintenance.mode != .disabled {
             optInStep = commands.count
@@ -356,9 +364,15 @@ public final class UpstreamConnection {
         handshakeStep += 1
         if info.isError {
             let text = String(decoding: frame.prefix(max(0, frame.count - 2)).dropFirst(), as: UTF8.self)
-            if text.hasPrefix("BUSY ") || text.hasPrefix("LOADING ") {
-                // A busy script or a loading dataset: the server is alive and will answer
-                // later. The whole handshake is sent again once this one is answered.
+            if (text.hasPrefix("BUSY ") || text.hasPrefix("LOADING ")) && (step == clientIDStep || step == optInStep) {
+                // Respite's own bookkeeping met a busy server: the connection is usable (Redis
+                // answers each client's command as it would direct: -BUSY, or the result of
+                // one allowed while busy); the step is sent again later (`deferredSetupAt`).
+                deferredSetupAt = monotonicMs() + Int64(pool.settings.reconnectMaxMs)
+            } else if text.hasPrefix("BUSY ") || text.hasPrefix("LOADING ") {
+                // A busy script or a loading dataset before the connection is usable (login,
+                // database): the server is alive and will answer later. The whole handshake
+                // is sent again once this one is answered.
                 handshakeBusy = text
             } else if step == optInStep && pool.settings.maintenance.mode == .auto {
                 // Auto stays fail-open on every connection: "not supported here", carry on.
@@ -384,10 +398,10 @@ public final class UpstreamConnection {
             }
         } else if step == optInStep {
             maintenanceEnabled = true
+        } else if step == clientIDStep {
+            if case .integer(let id)? = (try? RESPValue.decode(frame))?.value { serverClientID = id }
         } else if step == 0 {
             helloReply = (try? RESPValue.decode(frame))?.value
-        } else if case .integer(let id)? = (try? RESPValue.decode(frame))?.value, serverClientID < 0 {
-            serverClientID = id
         }
         if handshakeLeft == 0 && !handshakeBusy.isEmpty {
             handshakeRetries += 1
@@ -395,15 +409,54 @@ public final class UpstreamConnection {
             let delay = min(s.reconnectMinMs << min(handshakeRetries - 1, 20), s.reconnectMaxMs)
             handshakeRetryAt = monotonicMs() + Int64(max(delay, 1))
             if handshakeRetries == 1 {
-                Log.notice("upstream connection \(id) to \(address): handshake met \(handshakeBusy.prefix(60))…; retrying every ≤\(s.reconnectMaxMs) ms while requests wait")
+                Log.notice("upstream connection \(id) to \(address): handshake met \(handshakeBusy.prefix(60))…; retrying every ≤\(s.reconnectMaxMs) ms")
             }
+            answerHeld(with: handshakeBusy)
             handshakeBusy = ""
             return
         }
         if handshakeLeft == 0 {
             handshakeRetries = 0
-            becomeReady()
+            if state != .ready { becomeReady() }
         }
+    }
+
+    /// The server, busy, could not finish this connection's setup: each request held for it gets
+    /// the answer Redis gives a client's command while busy (`-BUSY …`, `-LOADING …`), as it
+    /// would direct. None of them ran. Only client requests remain in the FIFO here: the
+    /// handshake's entries are all answered.
+    private func answerHeld(with text: String) {
+        let frame = Array("-\(text)\r\n".utf8)
+        held.clear()
+        heldCount = 0
+        while let p = fifo.popFirst() {
+            frame.withUnsafeBytes { raw in
+                let info = ReplyFrame(length: raw.count, type: UInt8(ascii: "-"), hasRESP3: false, valueOffset: 0)
+                pool.delegate?.upstreamReply(self, p, raw, info, request: nil)
+            }
+            if state == .closed { return }
+        }
+    }
+
+    /// Sends the setup steps that met a busy server (`CLIENT ID`, the maintenance opt-in) again,
+    /// once nothing is in flight; their replies are read as handshake replies.
+    private func sendDeferredSetup() {
+        deferredSetupAt = 0
+        let s = pool.settings
+        var commands: [[[UInt8]]] = []
+        clientIDStep = -1; optInStep = -1; loginStep = -1
+        if serverClientID < 0 {
+            clientIDStep = commands.count
+            commands.append([Array("CLIENT".utf8), Array("ID".utf8)])
+        }
+        if s.maintenance.mode != .disabled && !maintenanceEnabled {
+            optInStep = commands.count
+            commands.append([Array("CLIENT".utf8), Array("MAINT_NOTIFICATIONS".utf8), Array("ON".utf8),
+                             Array("moving-endpoint-type".utf8), Array(s.resolvedEndpointType.rawValue.utf8)])
+        }
+        guard !commands.isEmpty else { return }
+        writeHandshake(commands)
+        scheduleFlush()
     }
 
     /// The handshake is done: held requests go out.
@@ -514,6 +567,9 @@ public final class UpstreamConnection {
             writeHandshake()
             flush()
             return
+        }
+        if state == .ready && deferredSetupAt > 0 && now >= deferredSetupAt && fifo.isEmpty {
+            sendDeferredSetup()
         }
         if state == .draining && drainDeadline > 0 && now >= drainDeadline {
             close(reason: "handoff: in-flight replies did not arrive before the old endpoint's deadline")

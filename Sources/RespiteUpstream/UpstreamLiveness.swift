@@ -97,6 +97,41 @@ extension UpstreamPool {
         if !p.start() { livenessAnswered(p, alive: false, what: "connect failed") }
     }
 
+    /// The server answers, but these shared connections wait behind one slow request (a long
+    /// script, a write held by `CLIENT PAUSE WRITE`, a long `KEYS`): one client's request must
+    /// not stall every other client. Each stops taking requests and drains (its requests are
+    /// answered when the server gets to them, as they would be direct); the next request of
+    /// another client opens a fresh connection in its slot, where Redis answers it as it would
+    /// answer that client direct (at once, or `-BUSY` while a script runs). A client with
+    /// requests still owed on the old connection waits for them first, keeping its order.
+    func setAsideStuckShared(address: UpstreamAddress, since: Int64) {
+        setAsideShared { $0.address == address && $0.headOverdue(now: since) }
+    }
+
+    /// The same, sooner: by the tick, for a shared connection whose oldest request has waited
+    /// `upstream-stall-timeout`, so that another client's next command does not queue behind
+    /// a script that may run for seconds (direct, it would get `-BUSY` at once).
+    func setAsideStalledShared(now: Int64) {
+        let limit = Int64(settings.stallTimeoutMs)
+        setAsideShared { c in
+            // Inside a maintenance window slow replies are expected, and a fresh connection
+            // would be no faster.
+            guard let head = c.fifo.first, head.since > 0, !c.relaxed.isRelaxed(now: now) else { return false }
+            return now - head.since >= limit
+        }
+    }
+
+    private func setAsideShared(_ stuck: (UpstreamConnection) -> Bool) {
+        for (key, slots) in shared {
+            for (i, c) in slots.enumerated() {
+                guard let c, c.state == .ready, stuck(c) else { continue }
+                shared[key]![i] = nil
+                Log.verbose("upstream connection \(c.id): waits behind a slow request; new requests go on a fresh connection while it drains")
+                c.startDraining(deadline: 0)
+            }
+        }
+    }
+
     /// The probe's deadline passed without an answer (checked by the tick).
     func checkLiveness(now: Int64) {
         if let p = probe, now >= p.deadline { livenessAnswered(p, alive: false, what: "no answer") }
@@ -111,6 +146,7 @@ extension UpstreamPool {
         if alive {
             aliveUntil = now + Int64(settings.timeoutMs)
             Log.notice("upstream \(p.address) is slow but alive: a request waited past upstream-timeout (\(settings.timeoutMs) ms), and a liveness probe was answered in \(waited) ms (\(what)); requests keep waiting")
+            setAsideStuckShared(address: p.address, since: p.started)
             return
         }
         Log.warning("upstream \(p.address) is not answering: a request waited past upstream-timeout (\(settings.timeoutMs) ms), and a liveness probe got \(what) within \(waited) ms; closing the connections that wait")

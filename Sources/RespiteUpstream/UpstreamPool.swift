@@ -38,6 +38,8 @@ public struct UpstreamSettings: Sendable {
     public var idlePinnedMax = 64
     public var connectTimeoutMs = 2000
     public var timeoutMs = 5000
+    /// A shared connection whose oldest request waited this long is set aside (0 = never).
+    public var stallTimeoutMs = 100
     public var reconnectMinMs = 100
     public var reconnectMaxMs = 5000
     public var queueLimit = 100_000
@@ -106,6 +108,9 @@ public final class UpstreamPool {
     var backoffMs = 0
     var downUntil: Int64 = 0
     public private(set) var lastError = ""
+    /// Until when (ms) the upstream holds write commands (a `CLIENT PAUSE` seen on the way
+    /// through); 0 = not paused. Sessions send held commands on connections of their own.
+    public var writesPausedUntil: Int64 = 0
     /// The liveness probe asking whether a slow upstream still answers, while one runs.
     var probe: LivenessProbe?
     /// Until when the upstream counts as alive: a probe was answered (ms).
@@ -296,6 +301,7 @@ public final class UpstreamPool {
     func tick() {
         now = monotonicMs()
         for c in Array(all.values) { c.checkDeadline(now: now) }
+        if settings.stallTimeoutMs > 0 { setAsideStalledShared(now: now) }
         checkLiveness(now: now)
         runDelayedHandoffs(now: now)
         runDNSPolls(now: now)
