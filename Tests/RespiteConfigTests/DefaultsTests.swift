@@ -89,6 +89,7 @@ final class DefaultsTests: XCTestCase {
             upstream-pinned-max 0
             upstream-connect-timeout 1500
             upstream-timeout 0
+            upstream-stall-timeout 0
             upstream-reconnect-min 1s
             upstream-reconnect-max 2m
             upstream-queue-limit 7
