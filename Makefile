@@ -10,7 +10,7 @@ BIN         := .build/$(CONFIG)/respite
 MAINTSIM    := .build/$(CONFIG)/respite-maintsim
 LOAD        := .build/$(CONFIG)/respite-load
 BENCH_ARGS  ?=
-COMPAT_ARGS ?=
+COMPAT_ARGS ?= --jobs 2
 
 .PHONY: all deps build test unit-test blackbox-test compat compat-baseline demo bench clean help
 
@@ -21,7 +21,7 @@ help:
 	@echo "make build   swift build -c $(CONFIG): $(BIN), $(MAINTSIM), $(LOAD)"
 	@echo "make test    deps + build + swift test + pytest black-box suite + make compat"
 	@echo "make compat  Redis's own TCL suite through Respite, RESP2 and RESP3, against the"
-	@echo "             committed direct baseline (tests/compat/); COMPAT_ARGS='--unit unit/multi'"
+	@echo "             committed direct baseline (tests/compat/), both protocols side by side; COMPAT_ARGS='--unit unit/multi'"
 	@echo "make demo    deps + build + Respite in front of respite-maintsim, respite-load through a"
 	@echo "             bind, a migrate and a failover; checks every acknowledged write (< 1 min)"
 	@echo "make bench   deps + build + direct vs twemproxy vs Respite, and the stall through a bind"

@@ -127,7 +127,23 @@ def pings(port: int, answers: bool = False) -> bool:
         return False
 
 
-class Server:
+class Managed:
+    """A process this script started, on a loopback port: stopped by its PID."""
+    port: int
+    proc: subprocess.Popen | None = None
+
+    def alive(self) -> bool:
+        """Running and answering (an error reply counts: a server busy with a script is alive)."""
+        return self.proc is not None and self.proc.poll() is None and pings(self.port, answers=True)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+
+class Server(Managed):
     """redis-server on a free port, in a private directory, as the suite expects to find it."""
 
     def __init__(self, workdir: Path):
@@ -153,18 +169,6 @@ class Server:
         finally:
             c.close()
 
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None and pings(self.port, answers=True)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
 
     def reset(self) -> None:
         """Puts the server back as it started: the state units leave behind is theirs, not Respite's."""
@@ -191,7 +195,7 @@ class Server:
             c.close()
 
 
-class Respite:
+class Respite(Managed):
     def __init__(self, binary: str, upstream_port: int, workdir: Path):
         self.binary = binary
         self.upstream_port = upstream_port
@@ -205,18 +209,6 @@ class Respite:
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         wait_until(lambda: self.proc.poll() is None and pings(self.port), 15, "respite")
 
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None and pings(self.port, answers=True)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
 
 
 # --- the suite -----------------------------------------------------------------------------

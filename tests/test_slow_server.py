@@ -26,6 +26,18 @@ def start(procs, *extra):
 NO_STALL_GUARD = ("--upstream-stall-timeout", "0")
 
 
+def start_spinning(r, a, c, key, kind):
+    """`c` sets `key` to v; `a` starts a script (or function) that never ends by itself."""
+    assert c.call("SET", key, "v") == "OK"
+    if kind == "function":
+        lib = f"#!lua name=spinlib\nredis.register_function('spin', function() {SPIN} end)"
+        assert c.call("FUNCTION", "LOAD", lib) == b"spinlib"
+        a.send_cmd("FCALL", "spin", "0")
+    else:
+        a.send_cmd("EVAL", SPIN, "0")
+    wait_until(lambda: busy(r), 5, "the script to be busy")
+
+
 def busy(redis_ep):
     with Conn(redis_ep.addr, timeout=2) as d:
         reply = d.call("PING")
@@ -49,14 +61,7 @@ def test_busy_script_past_the_timeout_waits_and_kill_gets_through(procs, key, ki
     """Without the stall guard, a request queued behind the script outwaits upstream-timeout."""
     r, proxy = start(procs, *NO_STALL_GUARD)
     with Conn(proxy.addr, timeout=20) as a, Conn(proxy.addr, timeout=20) as b, Conn(proxy.addr, timeout=20) as c:
-        assert c.call("SET", key, "v") == "OK"
-        if kind == "function":
-            lib = f"#!lua name=spinlib\nredis.register_function('spin', function() {SPIN} end)"
-            assert c.call("FUNCTION", "LOAD", lib) == b"spinlib"
-            a.send_cmd("FCALL", "spin", "0")
-        else:
-            a.send_cmd("EVAL", SPIN, "0")
-        wait_until(lambda: busy(r), 5, "the script to be busy")
+        start_spinning(r, a, c, key, kind)
         c.send_cmd("GET", key)          # queued on the shared connection behind the script
         # The danger: the requests outwait upstream-timeout. Respite must find the server alive.
         wait_past_timeout(proxy, c, "slow but alive", "a liveness probe answered past the timeout")
@@ -75,14 +80,7 @@ def test_another_clients_command_gets_busy_at_once_as_direct(procs, key, kind):
     the kill gets through and the GET then works."""
     r, proxy = start(procs)
     with Conn(proxy.addr, timeout=20) as a, Conn(proxy.addr, timeout=20) as b, Conn(proxy.addr, timeout=20) as c:
-        assert c.call("SET", key, "v") == "OK"
-        if kind == "function":
-            lib = f"#!lua name=spinlib\nredis.register_function('spin', function() {SPIN} end)"
-            assert c.call("FUNCTION", "LOAD", lib) == b"spinlib"
-            a.send_cmd("FCALL", "spin", "0")
-        else:
-            a.send_cmd("EVAL", SPIN, "0")
-        wait_until(lambda: busy(r), 5, "the script to be busy")
+        start_spinning(r, a, c, key, kind)
         def answered_busy():
             reply = c.call("GET", key)
             assert reply == b"v" or (isinstance(reply, Error) and reply.startswith("BUSY ")), reply
