@@ -73,12 +73,12 @@ def test_recursive_script_reply_passes_as_redis_sent_it(target, key, proto, scri
         assert expected.count(b"*1\r\n") > 1000, "the reply is not as deep as the test assumes"
         assert other.call("SET", key, "0") == "OK"
         before = upstream_ids(target.redis)
-        # Another client's writes are in flight on the same shared connection around the deep
-        # reply: they must all be answered, none failed as outcome-unknown.
+        # Another client's writes are in flight around the deep reply: they must all be
+        # answered, none failed as outcome-unknown.
         c.send_cmd("EVAL", script, "0")
         other.send(b"".join(cmd("INCR", key) for _ in range(200)))
         assert read_deep(c) == expected
         assert [other.read() for _ in range(200)] == list(range(1, 201))
         assert c.call("PING") == "PONG"
-        # The shared connection was not dropped and replaced.
-        assert upstream_ids(target.redis) == before
+        # No upstream connection was dropped and replaced (the script ran on one of its own).
+        assert before <= upstream_ids(target.redis)

@@ -32,6 +32,9 @@ public struct CommandInfo: Sendable {
     /// `CLIENT PAUSE` (1) or `CLIENT UNPAUSE` (-1), which the proxy notes on the way through
     /// (`RoutePolicy.pauseControls`); 0 for every other command.
     public let pauseControl: Int8
+    /// Runs a script or function (`RoutePolicy.scriptRunners`): sent on a connection of the
+    /// client's own, never queued ahead of other clients' requests on a shared one.
+    public let runsScript: Bool
     /// Held by `CLIENT PAUSE WRITE`: Redis holds write and may-replicate commands (scripts,
     /// PUBLISH, PFCOUNT) and lets the rest run.
     public var heldByWritePause: Bool { !flags.isDisjoint(with: [.write, .mayReplicate]) }
@@ -62,6 +65,7 @@ public struct CommandInfo: Sendable {
         self.refusedInTransaction = RoutePolicy.refusedInTransaction.contains(name)
         self.interruptsBusy = RoutePolicy.busyInterrupters.contains(name)
         self.pauseControl = RoutePolicy.pauseControls[name] ?? 0
+        self.runsScript = RoutePolicy.scriptRunners.contains(name)
         if let shape {
             self.shape = shape
         } else if let bar = name.utf8.firstIndex(of: UInt8(ascii: "|")) {

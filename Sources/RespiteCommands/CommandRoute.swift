@@ -36,8 +36,9 @@
 //
 // Busy interrupters: SCRIPT KILL, FUNCTION KILL and SHUTDOWN are the commands Redis runs while a
 // script or function is busy in order to end it (`allow_busy`, and not merely allowed like
-// HELLO or AUTH). A shared connection may be stuck behind that very script, so they go on a
-// connection of their own (`CommandInfo.interruptsBusy`). SHUTDOWN itself is still refused above.
+// HELLO or AUTH), and FUNCTION STATS shows the running function then. A shared connection may
+// be stuck behind that very script, and a new one cannot SELECT its database while it runs, so
+// they go on a connection of their own with no database (`CommandInfo.interruptsBusy`).
 //
 // Containers (commands with subcommands) route by subcommand; a subcommand the table does not
 // know takes its container's route (so `CLIENT FOO` is answered locally, `CONFIG FOO` upstream).
@@ -119,12 +120,19 @@ public enum RoutePolicy {
     /// an unrelated connection). Refused there with an error, and the transaction is aborted at
     /// EXEC as Redis aborts one with a command refused while queueing.
     public static let refusedInTransaction: Set<String> = ["client|kill", "client|unblock"]
+    /// Commands that run a script or function: it may keep the server busy for seconds, and
+    /// Redis answers nothing else on its connection meanwhile. Each goes on a dedicated
+    /// connection leased for it (reused, not dialled), so a long script stalls only the client
+    /// that runs it, and other clients get from Redis what they would direct (`-BUSY`).
+    public static let scriptRunners: Set<String> = ["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"]
     /// Commands that start (1) or end (-1) a client pause: while Redis holds writes, Respite
     /// sends each held command on a connection of its own, so a held write stalls only the
     /// client that sent it, as direct, never the shared connection's other clients.
     public static let pauseControls: [String: Int8] = ["client|pause": 1, "client|unpause": -1]
-    /// Commands that end a busy script (see the note at the top of this file).
-    public static let busyInterrupters: Set<String> = ["script|kill", "function|kill", "shutdown"]
+    /// Commands that end a busy script, or that Redis answers while one runs without needing a
+    /// database (FUNCTION STATS, which shows the running function): see the note at the top of
+    /// this file.
+    public static let busyInterrupters: Set<String> = ["script|kill", "function|kill", "function|stats", "shutdown"]
 
     /// The route for `name` (`cmd` or `cmd|sub`, lowercase) with `flags`: the explicit decision
     /// when there is one; otherwise `.shared`, unless the flags say the command binds state to

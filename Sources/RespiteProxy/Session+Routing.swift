@@ -144,9 +144,11 @@ extension Session {
         case .shared:
             if interrupts { return sendInterrupt(frame, shape: shape) }
             if pinned != nil { return sendPinned(frame, shape: shape) }
-            if proxy.pool.writesPausedUntil > proxy.pool.now && cmdID >= 0 && table.entries[Int(cmdID)].heldByWritePause {
-                // Redis holds it until the pause ends: on a connection of this client's own,
-                // released after the reply, it holds up no other client.
+            if cmdID >= 0 && (table.entries[Int(cmdID)].runsScript ||
+                              (proxy.pool.writesPausedUntil > proxy.pool.now && table.entries[Int(cmdID)].heldByWritePause)) {
+                // A script may keep Redis busy, and a paused write is held until the pause ends:
+                // on a connection of this client's own, released after the reply, it holds up
+                // no other client.
                 return sendPinned(frame, shape: shape)
             }
             return sendShared(frame, shape: shape, readOnly: readOnly)

@@ -91,18 +91,18 @@ final class CommandTableTests: XCTestCase {
         }
     }
 
-    /// The commands that end a busy script are marked in the table (the session sends them on a
-    /// connection of their own); every one of them is `allow_busy` in Redis, and nothing else is
-    /// marked — HELLO and AUTH are allowed while busy but end nothing.
+    /// The commands that end a busy script, and FUNCTION STATS, are marked in the table (the
+    /// session sends them on a connection of their own); every one of them is `allow_busy` in
+    /// Redis, and nothing else is marked — HELLO and AUTH are allowed while busy but need none.
     func testBusyInterruptersAreMarkedInTheTable() throws {
-        for name in ["script|kill", "function|kill", "shutdown"] {
+        for name in ["script|kill", "function|kill", "function|stats", "shutdown"] {
             let info = try XCTUnwrap(table.lookup(name: name), name)
             XCTAssertTrue(info.interruptsBusy, name)
             XCTAssertTrue(info.flags.contains(.allowBusy), name)
         }
         let marked = table.entries.filter(\.interruptsBusy).map(\.name).sorted()
-        XCTAssertEqual(marked, ["function|kill", "script|kill", "shutdown"])
-        for name in ["hello", "auth", "script|flush", "function|stats", "eval", "client|kill"] {
+        XCTAssertEqual(marked, ["function|kill", "function|stats", "script|kill", "shutdown"])
+        for name in ["hello", "auth", "script|flush", "eval", "client|kill"] {
             XCTAssertEqual(table.lookup(name: name)?.interruptsBusy, false, name)
         }
     }
