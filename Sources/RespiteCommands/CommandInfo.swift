@@ -37,7 +37,7 @@ public struct CommandInfo: Sendable {
     public let runsScript: Bool
     /// Held by `CLIENT PAUSE WRITE`: Redis holds write and may-replicate commands (scripts,
     /// PUBLISH, PFCOUNT) and lets the rest run.
-    public var heldByWritePause: Bool { !flags.isDisjoint(with: [.write, .mayReplicate]) }
+    public let heldByWritePause: Bool
     /// Subcommands, sorted by name. Empty for plain commands.
     public internal(set) var subcommands: [CommandInfo]
     /// True when the built-in table knows the command; false for commands learned only from
@@ -66,6 +66,7 @@ public struct CommandInfo: Sendable {
         self.interruptsBusy = RoutePolicy.busyInterrupters.contains(name)
         self.pauseControl = RoutePolicy.pauseControls[name] ?? 0
         self.runsScript = RoutePolicy.scriptRunners.contains(name)
+        self.heldByWritePause = !flags.isDisjoint(with: [.write, .mayReplicate]) || RoutePolicy.mayReplicate.contains(name)
         if let shape {
             self.shape = shape
         } else if let bar = name.utf8.firstIndex(of: UInt8(ascii: "|")) {

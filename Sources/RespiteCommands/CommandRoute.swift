@@ -125,6 +125,9 @@ public enum RoutePolicy {
     /// connection leased for it (reused, not dialled), so a long script stalls only the client
     /// that runs it, and other clients get from Redis what they would direct (`-BUSY`).
     public static let scriptRunners: Set<String> = ["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"]
+    /// Commands Redis marks MAY_REPLICATE, a flag its `COMMAND` reply does not show: a
+    /// `CLIENT PAUSE WRITE` holds them like writes.
+    public static let mayReplicate: Set<String> = ["eval", "evalsha", "fcall", "pfcount", "publish", "spublish"]
     /// Commands that start (1) or end (-1) a client pause: while Redis holds writes, Respite
     /// sends each held command on a connection of its own, so a held write stalls only the
     /// client that sent it, as direct, never the shared connection's other clients.
