@@ -26,8 +26,9 @@ def start(procs, *extra):
 NO_STALL_GUARD = ("--upstream-stall-timeout", "0")
 
 
-def start_spinning(r, a, c, key, kind):
-    """`c` sets `key` to v; `a` starts a script (or function) that never ends by itself."""
+def start_spinning(r, a, c, key, kind, wait=True):
+    """`c` sets `key` to v; `a` starts a script (or function) that never ends by itself; with
+    `wait`, returns once the server is busy with it."""
     assert c.call("SET", key, "v") == "OK"
     if kind == "function":
         lib = f"#!lua name=spinlib\nredis.register_function('spin', function() {SPIN} end)"
@@ -35,7 +36,8 @@ def start_spinning(r, a, c, key, kind):
         a.send_cmd("FCALL", "spin", "0")
     else:
         a.send_cmd("EVAL", SPIN, "0")
-    wait_until(lambda: busy(r), 5, "the script to be busy")
+    if wait:
+        wait_until(lambda: busy(r), 5, "the script to be busy")
 
 
 def busy(redis_ep):
@@ -181,13 +183,7 @@ def test_script_runs_on_its_callers_own_connection(procs, key, kind):
     is off, so this is the scripts' own connection alone."""
     r, proxy = start(procs, *NO_STALL_GUARD)
     with Conn(proxy.addr, timeout=20) as a, Conn(proxy.addr, timeout=20) as b, Conn(proxy.addr, timeout=5) as c:
-        assert c.call("SET", key, "v") == "OK"
-        if kind == "function":
-            lib = f"#!lua name=spinlib\nredis.register_function('spin', function() {SPIN} end)"
-            assert c.call("FUNCTION", "LOAD", lib) == b"spinlib"
-            a.send_cmd("FCALL", "spin", "0")
-        else:
-            a.send_cmd("EVAL", SPIN, "0")
+        start_spinning(r, a, c, key, kind, wait=False)
         for _ in range(20):
             reply = c.call("GET", key)
             assert reply == b"v" or (isinstance(reply, Error) and reply.startswith("BUSY ")), reply
