@@ -235,7 +235,9 @@ public final class UpstreamConnection {
     public func send(_ bytes: UnsafeRawPointer, _ count: Int, _ pending: Pending) {
         var pending = pending
         pending.length = Int32(truncatingIfNeeded: count)
-        pending.since = pool.now
+        // The clock itself, not the tick's cached one: up to a tick stale, it would make every
+        // request in flight at a tick look as old as the stall guard's limit.
+        pending.since = monotonicMs()
         fifo.append(pending)
         if state == .ready {
             out.append(bytes, count: count)
@@ -316,6 +318,7 @@ public final class UpstreamConnection {
         // CLIENT ID or the maintenance opt-in. Only when Respite's identity cannot log in at all
         // does the user's login come first, as it would have to direct.
         let loginLast = identity != 0 && !oneShot && !pool.anonymousRejected
+        loginStep = -1; clientIDStep = -1; optInStep = -1
         func auth(_ login: (user: String, password: String)) -> [[UInt8]] {
             [Array("AUTH".utf8), Array(login.user.utf8), Array(login.password.utf8)]
         }
@@ -364,7 +367,10 @@ public final class UpstreamConnection {
         handshakeStep += 1
         if info.isError {
             let text = String(decoding: frame.prefix(max(0, frame.count - 2)).dropFirst(), as: UTF8.self)
-            if (text.hasPrefix("BUSY ") || text.hasPrefix("LOADING ")) && (step == clientIDStep || step == optInStep) {
+            if step == clientIDStep && !(text.hasPrefix("BUSY ") || text.hasPrefix("LOADING ")) {
+                // Respite's own bookkeeping refused (a user without CLIENT ID permission, once
+                // logged in): the connection works without its server id.
+            } else if (text.hasPrefix("BUSY ") || text.hasPrefix("LOADING ")) && (step == clientIDStep || step == optInStep) {
                 // Respite's own bookkeeping met a busy server: the connection is usable (Redis
                 // answers each client's command as it would direct: -BUSY, or the result of
                 // one allowed while busy); the step is sent again later (`deferredSetupAt`).
@@ -411,7 +417,7 @@ public final class UpstreamConnection {
             if handshakeRetries == 1 {
                 Log.notice("upstream connection \(id) to \(address): handshake met \(handshakeBusy.prefix(60))…; retrying every ≤\(s.reconnectMaxMs) ms")
             }
-            answerHeld(with: handshakeBusy)
+            if heldBytesAllAwaitReplies { answerHeld(with: handshakeBusy) }
             handshakeBusy = ""
             return
         }
@@ -425,6 +431,15 @@ public final class UpstreamConnection {
     /// the answer Redis gives a client's command while busy (`-BUSY …`, `-LOADING …`), as it
     /// would direct. None of them ran. Only client requests remain in the FIFO here: the
     /// handshake's entries are all answered.
+    private var heldBytesAllAwaitReplies: Bool {
+        // Requests sent without a FIFO entry (SUBSCRIBE and friends, answered by pushes) have
+        // no reply to stand in for: then every held request waits for the retry instead.
+        var tracked = 0
+        var i = 0
+        while i < fifo.count { tracked += Int(fifo[i].length); i += 1 }
+        return tracked == held.readableCount
+    }
+
     private func answerHeld(with text: String) {
         let frame = Array("-\(text)\r\n".utf8)
         held.clear()
@@ -568,7 +583,9 @@ public final class UpstreamConnection {
             flush()
             return
         }
-        if state == .ready && deferredSetupAt > 0 && now >= deferredSetupAt && fifo.isEmpty {
+        // Shared connections only: a pinned one belongs to its client's state (a transaction,
+        // MONITOR), where Respite's own commands must not land; it goes without them.
+        if state == .ready && !pinned && deferredSetupAt > 0 && now >= deferredSetupAt && fifo.isEmpty {
             sendDeferredSetup()
         }
         if state == .draining && drainDeadline > 0 && now >= drainDeadline {
