@@ -190,3 +190,15 @@ def test_script_runs_on_its_callers_own_connection(procs, key, kind):
         wait_until(lambda: busy(r), 5, "the script to be busy")
         assert b.call(kind.upper(), "KILL") == "OK"
         assert "Script killed" in a.read()
+
+
+def test_script_without_a_free_dedicated_connection_runs_shared(procs, key):
+    """At upstream-pinned-max, a script still runs (on the shared connection, as before),
+    instead of failing for want of a connection of its own."""
+    r = procs.redis(args=REDIS)
+    proxy = procs.respite(r.port, args=TIMEOUT + ("--upstream-pinned-max", "1"))
+    with Conn(proxy.addr, timeout=10) as holder, Conn(proxy.addr, timeout=10) as c:
+        holder.send_cmd("BLPOP", key + "never", "0")   # takes the only dedicated connection
+        with Conn(r.addr) as d:
+            wait_until(lambda: b"cmd=blpop" in d.call_raw("CLIENT", "LIST"), 5, "BLPOP upstream")
+        assert c.call_raw("EVAL", "return 7", "0") == b":7\r\n"

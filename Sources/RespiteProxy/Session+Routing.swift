@@ -35,7 +35,6 @@ extension Session {
             shape = table.entries[Int(cmdID)].shape.resolved(argumentCount: argc)
             readOnly = table.entries[Int(cmdID)].flags.contains(.readonly)
             interrupts = table.entries[Int(cmdID)].interruptsBusy
-            if table.entries[Int(cmdID)].pauseControl != 0 { notePause(base, args, table.entries[Int(cmdID)].pauseControl) }
         }
 
         lastCommand = cmdID
@@ -48,6 +47,7 @@ extension Session {
             addLocalReply(Array("-NOAUTH Authentication required.\r\n".utf8))
             return true
         }
+        if cmdID >= 0 && table.entries[Int(cmdID)].pauseControl != 0 { notePause(base, args, table.entries[Int(cmdID)].pauseControl) }
         // A transaction whose MULTI failed: its commands never run, whatever the client sent
         // before it read the error; EXEC and DISCARD end it.
         if let why = multiFailure, !(matches(nameBytes, "quit") || matches(nameBytes, "reset")) {
@@ -146,10 +146,7 @@ extension Session {
             if pinned != nil { return sendPinned(frame, shape: shape) }
             if cmdID >= 0 && (table.entries[Int(cmdID)].runsScript ||
                               (proxy.pool.writesPausedUntil > proxy.pool.now && table.entries[Int(cmdID)].heldByWritePause)) {
-                // A script may keep Redis busy, and a paused write is held until the pause ends:
-                // on a connection of this client's own, released after the reply, it holds up
-                // no other client.
-                return sendPinned(frame, shape: shape)
+                return sendOwn(frame, shape: shape, readOnly: readOnly)
             }
             return sendShared(frame, shape: shape, readOnly: readOnly)
         case .blockingWithArg:
@@ -252,10 +249,26 @@ extension Session {
         return true
     }
 
-    /// SCRIPT KILL, FUNCTION KILL: on a connection of their own, so a shared connection stuck
-    /// behind the busy script they are meant to end does not hold them back. Like any change of
-    /// route, it waits for this client's own earlier requests (Redis runs a connection's commands
-    /// in order).
+    /// A request that may hold its connection (a script may keep Redis busy; a write is held
+    /// while a pause lasts): on a dedicated connection leased for it and released after the
+    /// reply, so it holds up no other client. When none can be had (`upstream-pinned-max`), on
+    /// the shared one as before: a stall for the others, never an error.
+    func sendOwn(_ frame: UnsafeRawBufferPointer, shape: ReplyShape, readOnly: Bool) -> Bool {
+        if pinned == nil {
+            if sharedInFlight > 0 { return false }
+            do {
+                pinned = try proxy.pool.leasePinned(db: db, identity: identity, session: index)
+            } catch {
+                return sendShared(frame, shape: shape, readOnly: readOnly)
+            }
+        }
+        return sendPinned(frame, shape: shape)
+    }
+
+    /// SCRIPT KILL, FUNCTION KILL, SHUTDOWN, FUNCTION STATS: on a connection of their own, so a
+    /// shared connection stuck behind the busy script does not hold them back. Like any change
+    /// of route, it waits for this client's own earlier requests (Redis runs a connection's
+    /// commands in order).
     func sendInterrupt(_ frame: UnsafeRawBufferPointer, shape: ReplyShape) -> Bool {
         if sharedInFlight > 0 || pinnedInFlight > 0 { return false }
         let conn: UpstreamConnection
