@@ -414,6 +414,7 @@ final class Session {
         Socket.close(fd)
         if let r = relay {
             relay = nil
+            proxy.pool.relayCount -= 1
             r.close("client closed", notify: false)
         }
         if let p = pinned {

@@ -80,6 +80,9 @@ public final class UpstreamPool {
     /// authentication (its default user needs a password Respite does not have).
     public var anonymousRejected = false
     public internal(set) var pinnedCount = 0
+    /// Replication relays open now (a replica client's raw connection, RawRelay.swift): they
+    /// count against `upstream-pinned-max` like dedicated connections.
+    public var relayCount = 0
     /// Short-lived connections open now, the requests waiting for one, and the control
     /// commands queued or in flight (each runs once at a time).
     public internal(set) var controlCount = 0
@@ -186,7 +189,7 @@ public final class UpstreamPool {
             idlePinned[key] = idle
         }
         if downUntil > monotonicMs() { throw .down(lastError) }
-        if pinnedCount >= settings.pinnedMax { throw .tooManyPinned(settings.pinnedMax) }
+        if pinnedCount + relayCount >= settings.pinnedMax { throw .tooManyPinned(settings.pinnedMax) }
         let c = UpstreamConnection(id: nextID, db: db, identity: identity, pinned: true, address: dialAddress, pool: self)
         nextID += 1
         pinnedCount += 1
