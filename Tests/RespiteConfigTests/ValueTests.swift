@@ -164,6 +164,10 @@ final class ClientAuthTests: XCTestCase {
         XCTAssertThrowsError(try ConfigLoader.load(arguments: ["--client-auth", "remote"]))
     }
 
+}
+
+/// Per-class output buffer limits and the open-file arithmetic behind `maxclients`.
+final class LimitTests: XCTestCase {
     func testOutputBufferLimitsTakeRedisSyntaxPerClass() {
         let mb = 1024 * 1024
         let c = parsed("client-output-buffer-limit normal 0 0 0 pubsub 64mb 16mb 90\nclient-output-buffer-limit slave 1gb 0 0")
