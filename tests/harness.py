@@ -357,12 +357,14 @@ class Proc:
     popen: Optional[subprocess.Popen] = None
     port: int = 0
     extra: dict = field(default_factory=dict)
+    # Runs in the child before exec (e.g. to lower its RLIMIT_NOFILE).
+    preexec: Optional[Callable[[], None]] = None
 
     def start(self) -> None:
         raise_fd_limit()
         self.logf = open(self.log_path, "ab")
         self.popen = subprocess.Popen(self.argv, stdout=self.logf, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, cwd=self.workdir)
+                                      stdin=subprocess.DEVNULL, cwd=self.workdir, preexec_fn=self.preexec)
 
     @property
     def pid(self) -> int:
@@ -457,7 +459,8 @@ class Procs:
         return ep
 
     def respite(self, upstream_port: int, args: tuple = (), wait: str = "ping",
-                unixsocket: bool = False, password: Optional[str] = None) -> Endpoint:
+                unixsocket: bool = False, password: Optional[str] = None,
+                preexec: Optional[Callable[[], None]] = None) -> Endpoint:
         if not os.path.exists(RESPITE_BIN):
             raise FileNotFoundError(f"respite binary not found at {RESPITE_BIN} (set RESPITE_BIN)")
         port = free_port()
@@ -472,7 +475,7 @@ class Procs:
         if password is not None:
             argv += ["--requirepass", password]
         argv += list(args)
-        p = Proc("respite", argv, sub, os.path.join(sub, "respite.log"), port=port)
+        p = Proc("respite", argv, sub, os.path.join(sub, "respite.log"), port=port, preexec=preexec)
         p.start()
         self.procs.append(p)
         ep = Endpoint("127.0.0.1", port, sock, p)

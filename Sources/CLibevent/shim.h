@@ -14,5 +14,6 @@
 /* mallopt is not exported by the Swift Glibc module; declared here without <malloc.h>, whose
    types would clash with it. (accept4 comes in through libevent's own includes.) */
 extern int mallopt(int param, int value);
+extern int malloc_trim(unsigned long pad);
 #define RESPITE_M_TRIM_THRESHOLD (-1)
 #define RESPITE_M_TOP_PAD (-2)

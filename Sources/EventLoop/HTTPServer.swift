@@ -31,6 +31,16 @@ public struct HTTPResponse: Sendable {
     }
 }
 
+/// What one HTTP request may take: body and header bytes, and seconds to send it (or idle).
+public struct HTTPLimits: Sendable {
+    public var maxBodyBytes: Int
+    public var maxHeadersBytes: Int
+    public var timeoutSeconds: Int
+    public init(maxBodyBytes: Int = 1 << 20, maxHeadersBytes: Int = 8 << 10, timeoutSeconds: Int = 30) {
+        self.maxBodyBytes = maxBodyBytes; self.maxHeadersBytes = maxHeadersBytes; self.timeoutSeconds = timeoutSeconds
+    }
+}
+
 /// An evhttp server bound to one address on a `Loop`; routes every request to `handler`.
 /// Owned by the loop's thread; call `close()` before the loop is freed.
 public final class HTTPServer {
@@ -42,13 +52,18 @@ public final class HTTPServer {
     public private(set) var port: Int = 0
     public let host: String
 
-    /// Binds `host:port` (0 picks a free port) on `loop` and starts serving.
-    public init(loop: Loop, host: String = "127.0.0.1", port: Int, handler: @escaping Handler) throws {
+    /// Binds `host:port` (0 picks a free port) on `loop` and starts serving, within `limits`.
+    public init(loop: Loop, host: String = "127.0.0.1", port: Int, limits: HTTPLimits = HTTPLimits(),
+                handler: @escaping Handler) throws {
         self.handler = handler
         self.host = host
         guard let h = evhttp_new(loop.base) else { throw SocketError("evhttp_new", code: ENOMEM) }
         http = h
-        evhttp_set_timeout(h, 30)
+        // evhttp refuses a larger body (413) or header block (400) and closes the connection
+        // before reading it all; the timeout closes connections that send too slowly or idle.
+        evhttp_set_timeout(h, Int32(clamping: limits.timeoutSeconds))
+        evhttp_set_max_body_size(h, limits.maxBodyBytes)
+        evhttp_set_max_headers_size(h, limits.maxHeadersBytes)
         let methods = EVHTTP_REQ_GET.rawValue | EVHTTP_REQ_POST.rawValue | EVHTTP_REQ_PUT.rawValue
             | EVHTTP_REQ_DELETE.rawValue | EVHTTP_REQ_HEAD.rawValue
         evhttp_set_allowed_methods(h, UInt16(truncatingIfNeeded: methods))

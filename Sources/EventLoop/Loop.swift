@@ -124,3 +124,9 @@ public func tuneAllocator() {
     _ = mallopt(RESPITE_M_TRIM_THRESHOLD, 64 * 1024 * 1024)
     _ = mallopt(RESPITE_M_TOP_PAD, 16 * 1024 * 1024)
 }
+
+/// Hands the heap's free pages back to the system (after a client that held a lot of memory
+/// has gone; `tuneAllocator`'s trim threshold would otherwise keep them).
+public func returnFreedMemory() {
+    _ = malloc_trim(0)
+}

@@ -99,16 +99,39 @@ public enum Socket {
     /// Accepts one connection, non-blocking and close-on-exec; nil when none is pending (or on
     /// a transient error).
     public static func accept(_ listener: Int32) -> (fd: Int32, peer: String)? {
+        if case let .accepted(fd, peer) = acceptOne(listener) { return (fd, peer) }
+        return nil
+    }
+
+    /// What one accept gave.
+    public enum Accepted {
+        case accepted(fd: Int32, peer: String)
+        /// Nothing pending, or a transient error.
+        case none
+        /// The process (EMFILE) or the system (ENFILE) is out of file descriptors: the
+        /// connection stays in the backlog, and the listener stays readable.
+        case outOfFiles(Int32)
+    }
+
+    /// Accepts one connection, non-blocking and close-on-exec, telling running out of files
+    /// apart from nothing pending.
+    public static func acceptOne(_ listener: Int32) -> Accepted {
         var storage = sockaddr_storage()
         var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let fd = withUnsafeMutablePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(listener, $0, &len) }
         }
-        if fd < 0 { return nil }
+        if fd < 0 {
+            let e = errno
+            return e == EMFILE || e == ENFILE ? .outOfFiles(e) : .none
+        }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        return (fd, describe(&storage))
+        return .accepted(fd: fd, peer: describe(&storage))
     }
+
+    /// errno's text for `code`.
+    public static func errorText(_ code: Int32) -> String { String(cString: strerror(code)) }
 
     /// Starts a non-blocking TCP connect; the caller waits for write readiness, then `connectResult`.
     public static func connectTCP(host: String, port: Int) throws -> Int32 {

@@ -35,6 +35,7 @@ public struct ConfigDirective: Sendable {
         case let .choice(_, names): return names.joined(separator: "|")
         case .bindAddresses: return "<addr> ..."
         case .upstream: return "<address>"
+        case .outputBufferLimits: return "<class> <hard> <soft> <seconds> ..."
         }
     }
 
@@ -54,6 +55,8 @@ public struct ConfigDirective: Sendable {
         case choice(WritableKeyPath<RespiteConfiguration, String> & Sendable, [String])
         case bindAddresses
         case upstream
+        /// `client-output-buffer-limit`: per-class limits, in groups of four words.
+        case outputBufferLimits
     }
 
     /// Most `bind` addresses one directive takes, as redis-server allows.
@@ -69,6 +72,10 @@ public struct ConfigDirective: Sendable {
                 throw ConfigReason("must be IPv4 or IPv6 addresses, got '\(address)'")
             }
             config.bind = args
+            return
+        }
+        if case .outputBufferLimits = kind {
+            try config.clientOutputBufferLimits.apply(args)
             return
         }
         guard args.count == 1 else {
@@ -106,7 +113,7 @@ public struct ConfigDirective: Sendable {
             config[keyPath: path] = text.lowercased()
         case .upstream:
             config.upstream = try ConfigValues.upstream(text)
-        case .bindAddresses:
+        case .bindAddresses, .outputBufferLimits:
             break
         }
     }
@@ -124,6 +131,7 @@ public struct ConfigDirective: Sendable {
         case let .choice(path, _): return [config[keyPath: path]]
         case .bindAddresses: return config.bind
         case .upstream: return [config.upstream.description]
+        case .outputBufferLimits: return config.clientOutputBufferLimits.render()
         }
     }
 }

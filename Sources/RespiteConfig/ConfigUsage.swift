@@ -26,12 +26,16 @@ extension ConfigLoader {
             (left: "  --\(directive.name) \(directive.valueHint)", directive: directive)
         }
         let width = rows.map(\.left.count).max() ?? 0
-        let defaultWidth = ConfigDirectives.all.map(\.defaultText.count).max() ?? 0
+        // A default of several words (client-output-buffer-limit) goes on a line of its own.
+        let oneWord = ConfigDirectives.all.map(\.defaultText).filter { !$0.contains(" ") }
+        let defaultWidth = oneWord.map(\.count).max() ?? 0
         for row in rows {
             let left = row.left.padding(to: width)
-            let def = row.directive.defaultText.padding(to: defaultWidth)
+            let long = row.directive.defaultText.contains(" ")
+            let def = (long ? "(below)" : row.directive.defaultText).padding(to: defaultWidth)
             let reload = row.directive.reloadable ? "R" : " "
             lines.append("\(left)  \(def)  \(reload)  \(row.directive.summary)")
+            if long { lines.append("      default: \(row.directive.defaultText)") }
         }
         lines.append("")
         lines.append("Sizes take redis units (1k = 1000, 1kb = 1024, m, mb, g, gb); durations take ms, s or m")

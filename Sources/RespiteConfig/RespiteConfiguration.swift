@@ -43,6 +43,8 @@ public struct RespiteConfiguration: Sendable, Equatable {
     public var upstreamPoolSize: Int
     /// `upstream-pinned-max`: most dedicated connections (MULTI, blocking, pub/sub sessions).
     public var upstreamPinnedMax: Int
+    /// `upstream-control-max`: most short-lived upstream connections open at once.
+    public var upstreamControlMax: Int
     /// `upstream-connect-timeout`: milliseconds allowed to connect and handshake.
     public var upstreamConnectTimeoutMs: Int
     /// `upstream-timeout`: deadline of the oldest in-flight request, in milliseconds; 0 = none.
@@ -69,8 +71,9 @@ public struct RespiteConfiguration: Sendable, Equatable {
     public var protoMaxMultibulkLenUnauthenticated: Int
     /// `client-query-buffer-limit`: largest unprocessed input of one client, in bytes.
     public var clientQueryBufferLimit: Int
-    /// `client-output-buffer-limit`: largest pending output of one client, in bytes; 0 = unlimited.
-    public var clientOutputBufferLimit: Int
+    /// `client-output-buffer-limit`: per client class, the unread output past which a client is
+    /// closed (hard, or soft for longer than its seconds), in bytes; 0 = unlimited.
+    public var clientOutputBufferLimits: OutputBufferLimits
     /// `client-max-inflight`: requests one client may have awaiting upstream replies.
     public var clientMaxInflight: Int
     /// `client-output-high-water`: unread output above which a client's requests wait, in bytes.
@@ -83,6 +86,12 @@ public struct RespiteConfiguration: Sendable, Equatable {
     public var adminPort: Int
     /// `admin-bind`: the admin endpoint's address.
     public var adminBind: String?
+    /// `admin-max-body-size`: largest admin request body, in bytes.
+    public var adminMaxBodySize: Int
+    /// `admin-max-headers-size`: largest admin request line and headers, in bytes.
+    public var adminMaxHeadersSize: Int
+    /// `admin-timeout`: seconds an admin connection may take or idle.
+    public var adminTimeoutSeconds: Int
 
     // Maintenance notifications.
     /// `maint-notifications`: disabled, enabled or auto.
@@ -119,17 +128,17 @@ public struct RespiteConfiguration: Sendable, Equatable {
         bind = []; port = 0; unixSocket = nil; unixSocketPerm = 0; tcpBacklog = 0
         tcpKeepaliveSeconds = 0; timeoutSeconds = 0; maxClients = 0; requirePass = nil; clientAuth = ""
         upstream = .unix(path: ""); upstreamUser = nil; upstreamPassword = nil
-        upstreamClientName = nil; upstreamPoolSize = 0; upstreamPinnedMax = 0
+        upstreamClientName = nil; upstreamPoolSize = 0; upstreamPinnedMax = 0; upstreamControlMax = 0
         upstreamConnectTimeoutMs = 0; upstreamTimeoutMs = 0; upstreamStallTimeoutMs = 0; upstreamReconnectMinMs = 0
         upstreamReconnectMaxMs = 0; upstreamQueueLimit = 0
         protoMaxBulkLen = 0; protoMaxMultibulkLen = 0; protoMaxNesting = 0
         protoMaxBulkLenUnauthenticated = 0; protoMaxMultibulkLenUnauthenticated = 0
-        clientQueryBufferLimit = 0; clientOutputBufferLimit = 0; protoInlineMaxSize = 0
+        clientQueryBufferLimit = 0; clientOutputBufferLimits = OutputBufferLimits(normal: .init(hard: 0, soft: 0, softSeconds: 0), replica: .init(hard: 0, soft: 0, softSeconds: 0), pubsub: .init(hard: 0, soft: 0, softSeconds: 0)); protoInlineMaxSize = 0
         clientMaxInflight = 0; clientOutputHighWater = 0
         maintNotifications = ""; maintMovingEndpointType = ""; maintRelaxedTimeoutMs = 0; maintPostWindowMs = 0
         maintRelaxedCapMs = 0; maintBreakerThreshold = 0; maintBreakerResetMs = 0
         maintHandoffRetries = 0; maintHandoffTimeoutMs = 0
-        adminPort = 0; adminBind = nil
+        adminPort = 0; adminBind = nil; adminMaxBodySize = 0; adminMaxHeadersSize = 0; adminTimeoutSeconds = 0
         logLevel = .notice; logFile = nil; pidFile = nil; databases = 0
     }
 

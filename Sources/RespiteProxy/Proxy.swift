@@ -35,6 +35,9 @@ public final class Proxy: UpstreamDelegate {
     var nextClientID: Int64 = 1
     var listeners: [(fd: Int32, event: Event, isUnix: Bool)] = []
     var idleTimer: Event?
+    /// Re-enables the listeners after running out of file descriptors.
+    var acceptTimer: Event?
+    var lastOutOfFilesLog: Int64 = 0
     /// Sessions with output to flush after the current upstream read.
     var dirtySessions: [Session] = []
     /// Sessions whose waiting input may proceed.
@@ -83,7 +86,13 @@ public final class Proxy: UpstreamDelegate {
 
     func accept(listener: Int32, isUnix: Bool) {
         var n = 0
-        while n < 256, let (fd, peer) = Socket.accept(listener) {
+        while n < 256 {
+            let fd: Int32, peer: String
+            switch Socket.acceptOne(listener) {
+            case .accepted(let f, let p): fd = f; peer = p
+            case .none: return
+            case .outOfFiles(let e): pauseAccepting(e); return
+            }
             n += 1
             if sessionCount >= settings.maxClients {
                 let msg: StaticString = "-ERR max number of clients reached\r\n"
@@ -114,6 +123,29 @@ public final class Proxy: UpstreamDelegate {
             s.start()
         }
     }
+
+    /// Out of file descriptors: the pending connection cannot be taken, and its listener would
+    /// wake the loop again at once. Listening stops for `acceptPauseMs`, then resumes.
+    func pauseAccepting(_ errno: Int32) {
+        guard acceptTimer == nil else { return }
+        let now = monotonicMs()
+        if now - lastOutOfFilesLog >= 1000 {
+            lastOutOfFilesLog = now
+            Log.warning("Accepting client connection: \(Socket.errorText(errno)); not accepting for \(Proxy.acceptPauseMs) ms (\(sessionCount) clients connected)")
+        }
+        for l in listeners { l.event.remove() }
+        let t = loop.timer(persist: false, proxyResumeAccepting, Unmanaged.passUnretained(self).toOpaque())
+        t.add(timeoutMs: Proxy.acceptPauseMs)
+        acceptTimer = t
+    }
+
+    func resumeAccepting() {
+        acceptTimer?.free(); acceptTimer = nil
+        for l in listeners { l.event.add() }
+    }
+
+    /// How long listening stops when the process is out of file descriptors.
+    static let acceptPauseMs = 100
 
     func sessionClosed(_ s: Session) {
         guard Int(s.index) < sessions.count, sessions[Int(s.index)] === s else { return }
@@ -259,6 +291,7 @@ public final class Proxy: UpstreamDelegate {
         if let path = settings.unixSocket { unlink(path) }
         for case let s? in sessions { s.close() }
         idleTimer?.free(); idleTimer = nil
+        acceptTimer?.free(); acceptTimer = nil
         pool.closeAll(reason: "shutdown")
     }
 }
@@ -268,6 +301,9 @@ let proxyAcceptTCP: EventCallback = { fd, _, ctx in
 }
 let proxyAcceptUnix: EventCallback = { fd, _, ctx in
     Unmanaged<Proxy>.fromOpaque(ctx!).takeUnretainedValue().accept(listener: fd, isUnix: true)
+}
+let proxyResumeAccepting: EventCallback = { _, _, ctx in
+    Unmanaged<Proxy>.fromOpaque(ctx!).takeUnretainedValue().resumeAccepting()
 }
 let proxyIdleSweep: EventCallback = { _, _, ctx in
     Unmanaged<Proxy>.fromOpaque(ctx!).takeUnretainedValue().idleSweep()

@@ -23,7 +23,8 @@ public struct ProxySettings: Sendable {
     public var databases = 16
     public var clientLimits = RESPLimits()
     public var queryBufferLimit = 1024 * 1024 * 1024
-    public var outputBufferLimit = 1024 * 1024 * 1024
+    /// `client-output-buffer-limit`, per client class.
+    public var outputLimits = RespiteConfiguration.defaults.clientOutputBufferLimits
     /// Requests one client may have in flight before Respite stops reading more of its input.
     public var maxInFlightPerClient = 1024
     /// Unread output above which a client's further requests wait (its replies are not read).
@@ -55,7 +56,7 @@ public struct ProxySettings: Sendable {
         l.unauthenticatedMaxElements = c.protoMaxMultibulkLenUnauthenticated
         clientLimits = l
         queryBufferLimit = c.clientQueryBufferLimit
-        outputBufferLimit = c.clientOutputBufferLimit
+        outputLimits = c.clientOutputBufferLimits
         maxInFlightPerClient = c.clientMaxInflight
         outputHighWater = c.clientOutputHighWater
         var u = UpstreamSettings()
@@ -68,6 +69,7 @@ public struct ProxySettings: Sendable {
         u.clientName = c.upstreamClientName ?? ""
         u.poolSize = c.upstreamPoolSize
         u.pinnedMax = c.upstreamPinnedMax
+        u.controlMax = c.upstreamControlMax
         u.connectTimeoutMs = c.upstreamConnectTimeoutMs
         u.timeoutMs = c.upstreamTimeoutMs
         u.stallTimeoutMs = c.upstreamStallTimeoutMs

@@ -91,7 +91,7 @@ extension Session {
     }
 
     /// Removes the slot just taken for a login that could not be sent.
-    private func popLastSlot(_ seq: UInt32) {
+    func popLastSlot(_ seq: UInt32) {
         if let i = slotIndex(seq) {
             slots[i].ready = true
             setExtras(at: i) { $0.local = [] }

@@ -18,6 +18,13 @@ extension Session: RawRelayOwner {
     func startReplicationRelay(_ frame: UnsafeRawBufferPointer) -> Bool {
         // Everything sent before goes first, in order; then the session changes nature.
         if sharedInFlight > 0 || pinnedInFlight > 0 || !slots.isEmpty { return false }
+        // Its own upstream connection counts against upstream-pinned-max (the one it may hold
+        // now is released below).
+        let pool = proxy.pool
+        if pool.pinnedCount + pool.relayCount - (pinned == nil ? 0 : 1) >= pool.settings.pinnedMax {
+            replyUnavailable(.tooManyPinned(pool.settings.pinnedMax))
+            return true
+        }
         if let p = pinned {
             pinned = nil
             proxy.pool.release(p, reusable: false)
@@ -31,6 +38,7 @@ extension Session: RawRelayOwner {
         shared = nil
         let r = RawRelay(loop: proxy.loop, settings: proxy.pool.settings, address: proxy.pool.dialAddress, owner: self)
         relay = r
+        pool.relayCount += 1
         Log.verbose("Client id=\(id) addr=\(peer) became a replica: relaying it to \(proxy.pool.dialAddress)")
         r.start()
         r.send(frame.baseAddress!, frame.count)
@@ -45,6 +53,7 @@ extension Session: RawRelayOwner {
     }
 
     func relayClosed(_ reason: String) {
+        if relay != nil { proxy.pool.relayCount -= 1 }
         relay = nil
         guard !closed else { return }
         Log.verbose("Closing replica client id=\(id) addr=\(peer): upstream relay closed (\(reason))")

@@ -271,17 +271,17 @@ extension Session {
     /// commands in order).
     func sendInterrupt(_ frame: UnsafeRawBufferPointer, shape: ReplyShape) -> Bool {
         if sharedInFlight > 0 || pinnedInFlight > 0 { return false }
-        let conn: UpstreamConnection
-        do {
-            conn = try proxy.pool.interruptConnection(session: index, identity: identity)
-        } catch {
-            replyUnavailable(error)
-            return true
-        }
         let seq = takeSlot(shape: shape)
         let timeout = proxy.pool.settings.timeoutMs
         let deadline: Int64 = timeout > 0 ? proxy.pool.now + Int64(timeout) : 0
-        conn.send(frame.baseAddress!, frame.count, Pending(session: index, generation: generation, slot: seq, deadline: deadline))
+        do {
+            try proxy.pool.sendInterrupt(frame, identity: identity,
+                                         pending: Pending(session: index, generation: generation, slot: seq, deadline: deadline))
+        } catch {
+            popLastSlot(seq)
+            replyUnavailable(error)
+            return true
+        }
         pinnedInFlight += 1
         return true
     }

@@ -12,6 +12,7 @@ import EventLoop
 import Observability
 import RESP
 import RespiteCommands
+import RespiteConfig
 import RespiteUpstream
 
 /// Why a session holds a pinned upstream connection (several may hold at once).
@@ -171,6 +172,10 @@ final class Session {
     var waiting = false
     var resumeQueued = false
     var readPaused = false
+    /// When unread output went past the class's soft limit (0 = it is not past it).
+    var softLimitSince: Int64 = 0
+    /// Output once grew past a megabyte: its memory is handed back to the system at close.
+    var heldLarge = false
 
     // Lifecycle.
     var closeAfterReply = false
@@ -248,7 +253,10 @@ final class Session {
                 inbuf.clear()
                 return
             }
-            if sharedInFlight + pinnedInFlight >= maxInFlight || outbuf.readableCount >= highWater {
+            // Pending work is bounded: requests in flight, and replies (local ones included)
+            // waiting behind an older one, at most `client-max-inflight`; unread output at
+            // most the high-water mark. Past either, input is not read until replies leave.
+            if sharedInFlight + pinnedInFlight >= maxInFlight || slots.count >= maxInFlight || outbuf.readableCount >= highWater {
                 waiting = true
                 return
             }
@@ -356,23 +364,34 @@ final class Session {
             case .bytes(let n): outbuf.consume(n); wrote = true
             case .wouldBlock:
                 if !writeArmed { writeArmed = true; writeEvent?.add() }
-                let limit = proxy.settings.outputBufferLimit
-                if limit > 0 && outbuf.readableCount > limit {
-                    Log.warning("Closing client id=\(id) addr=\(peer): output of \(outbuf.readableCount) bytes exceeds client-output-buffer-limit")
-                    close()
-                }
+                checkOutputLimits()
                 return
             case .closed, .error:
                 close()
                 return
             }
         }
-        if outbuf.capacity > 1024 * 1024 { outbuf.shrinkIfIdle(to: 16 * 1024) }
+        softLimitSince = 0
+        if outbuf.capacity > 1024 * 1024 { heldLarge = true; outbuf.shrinkIfIdle(to: 16 * 1024) }
         if inbuf.capacity > 1024 * 1024 && inbuf.readableCount == 0 { inbuf.shrinkIfIdle(to: 16 * 1024) }
         // Output drained: a session that waited on its unread output may go on.
         if wrote { noteProgress() }
         if let relay, outbuf.readableCount < Session.relayLowWater { relay.resumeReading() }
         maybeFinishClose()
+    }
+
+    /// The class whose `client-output-buffer-limit` applies, as Redis classes its clients.
+    var clientClass: ClientClass {
+        if relay != nil { return .replica }
+        return subscribed ? .pubsub : .normal
+    }
+
+    /// Closes the client when its unread output is past its class's limits, as Redis does.
+    func checkOutputLimits() {
+        let limit = proxy.settings.outputLimits[clientClass]
+        guard limit.exceeded(used: outbuf.readableCount, softSince: &softLimitSince, nowMs: monotonicMs()) else { return }
+        Log.warning("Client \(proxy.clientInfoLine(self).dropLast()) scheduled to be closed ASAP for overcoming of output buffer limits.")
+        close()
     }
 
     /// Marks output pending; the proxy flushes dirty sessions after each upstream read.
@@ -395,6 +414,7 @@ final class Session {
         Socket.close(fd)
         if let r = relay {
             relay = nil
+            proxy.pool.relayCount -= 1
             r.close("client closed", notify: false)
         }
         if let p = pinned {
@@ -413,8 +433,25 @@ final class Session {
         shared = nil
         dropIdentity()
         login = nil
+        releaseMemory()
         proxy.sessionClosed(self)
     }
+}
+
+extension Session {
+    /// Frees what a closed client held at once (the session object itself may live a little
+    /// longer in the proxy's lists), and gives a large amount back to the system.
+    func releaseMemory() {
+        let held = inbuf.capacity + outbuf.capacity
+        inbuf.clear(); outbuf.clear()
+        inbuf.shrinkIfIdle(to: 64); outbuf.shrinkIfIdle(to: 64)
+        while !slots.isEmpty { _ = slots.popFirst() }
+        slotExtras = [:]
+        if heldLarge || held >= Session.trimAfterBytes { returnFreedMemory() }
+    }
+
+    /// Buffers this large, freed at close, are handed back to the system (malloc_trim).
+    static let trimAfterBytes = 8 * 1024 * 1024
 }
 
 let sessionReadable: EventCallback = { _, _, ctx in

@@ -109,6 +109,10 @@ public final class UpstreamConnection {
     public private(set) var authRejected = false
     /// A login check: no handshake, one AUTH, then closed (`UpstreamPool.checkLogin`).
     public internal(set) var loginCheck = false
+    /// A short-lived connection counted against `upstream-control-max`, not `-pinned-max`.
+    var control = false
+    /// The control command it runs, when duplicates of it are not run again meanwhile.
+    var controlKey: [UInt8]?
 
     unowned(unsafe) let pool: UpstreamPool
     var fd: Int32 = -1

@@ -75,15 +75,8 @@ extension UpstreamPool {
     /// relayed.
     public func checkLogin(_ args: [[UInt8]], pending: Pending) throws(UpstreamUnavailable) {
         if downUntil > monotonicMs() { throw .down(lastError) }
-        let c = UpstreamConnection(id: nextID, db: 0, identity: -1, pinned: true, address: dialAddress, pool: self)
-        c.loginCheck = true
-        nextID += 1
-        pinnedCount += 1
-        all[c.id] = c
-        c.start()
-        if c.state == .closed { throw .down(lastError) }
         let bytes = ByteBuffer(capacity: 64)
         InlineSplitter.encode(args, into: bytes)
-        c.send(bytes.readPointer, bytes.readableCount, pending)
+        try runControl(ControlJob(kind: .loginCheck, identity: -1, address: dialAddress, request: bytes.readableBytes(), pending: pending))
     }
 }

@@ -35,6 +35,8 @@ public struct UpstreamSettings: Sendable {
     public var clientName = "respite"
     public var poolSize = 1
     public var pinnedMax = 1024
+    /// Most short-lived connections (UpstreamPool+Control.swift) open at once.
+    public var controlMax = 16
     public var idlePinnedMax = 64
     public var connectTimeoutMs = 2000
     public var timeoutMs = 5000
@@ -78,6 +80,14 @@ public final class UpstreamPool {
     /// authentication (its default user needs a password Respite does not have).
     public var anonymousRejected = false
     public internal(set) var pinnedCount = 0
+    /// Replication relays open now (a replica client's raw connection, RawRelay.swift): they
+    /// count against `upstream-pinned-max` like dedicated connections.
+    public var relayCount = 0
+    /// Short-lived connections open now, the requests waiting for one, and the control
+    /// commands queued or in flight (each runs once at a time).
+    public internal(set) var controlCount = 0
+    var controlQueue = Ring<ControlJob>(capacity: 16)
+    var controlKeys: Set<[UInt8]> = []
     var nextID = 1
     var flushList: [UpstreamConnection] = []
     var flushEvent: Event?
@@ -179,7 +189,7 @@ public final class UpstreamPool {
             idlePinned[key] = idle
         }
         if downUntil > monotonicMs() { throw .down(lastError) }
-        if pinnedCount >= settings.pinnedMax { throw .tooManyPinned(settings.pinnedMax) }
+        if pinnedCount + relayCount >= settings.pinnedMax { throw .tooManyPinned(settings.pinnedMax) }
         let c = UpstreamConnection(id: nextID, db: db, identity: identity, pinned: true, address: dialAddress, pool: self)
         nextID += 1
         pinnedCount += 1
@@ -203,36 +213,6 @@ public final class UpstreamPool {
         }
     }
 
-    /// A connection for one request of `session`, closed after its reply, with the shortest
-    /// handshake (`HELLO 3` only, which Redis answers even while a script is busy): for the
-    /// commands that end a busy script (`SCRIPT KILL`, `FUNCTION KILL`), which must not queue
-    /// behind it on a shared connection. `upstream-pinned-max` does not refuse it, and it is
-    /// tried even in backoff: it is how a stuck server is freed.
-    public func interruptConnection(session: Int32, identity: Int32) throws(UpstreamUnavailable) -> UpstreamConnection {
-        // The client's own identity: Redis checks its permission to end the script.
-        let c = UpstreamConnection(id: nextID, db: 0, identity: identity, pinned: true, address: dialAddress, pool: self, oneShot: true)
-        nextID += 1
-        pinnedCount += 1
-        all[c.id] = c
-        c.start()
-        if c.state == .closed { throw .down(lastError) }
-        return c
-    }
-
-    /// Runs one command on a short-lived connection to `address` and closes it after the reply
-    /// (used for `CLIENT UNBLOCK` from a sibling of a connection being handed off).
-    public func runControlCommand(_ args: [[UInt8]], on address: UpstreamAddress) {
-        let c = UpstreamConnection(id: nextID, db: 0, identity: 0, pinned: true, address: address, pool: self)
-        nextID += 1
-        pinnedCount += 1
-        all[c.id] = c
-        c.start()
-        guard c.state != .closed else { return }
-        let bytes = ByteBuffer(capacity: 64)
-        InlineSplitter.encode(args, into: bytes)
-        c.send(bytes.readPointer, bytes.readableCount, Pending(session: Pending.control, generation: 0, slot: 0, deadline: 0))
-    }
-
     func queueFlush(_ c: UpstreamConnection) {
         flushList.append(c)
         if flushList.count == 1 { flushEvent?.activate() }
@@ -245,6 +225,7 @@ public final class UpstreamPool {
             i += 1
         }
         flushList.removeAll(keepingCapacity: true)
+        if !controlQueue.isEmpty { startQueuedControl() }
     }
 
     func connectionReady(_ c: UpstreamConnection) {
@@ -258,8 +239,14 @@ public final class UpstreamPool {
     func connectionClosed(_ c: UpstreamConnection) {
         all[c.id] = nil
         if let seq = c.handoffSeq { handoffConnectionDone(seq) }
-        if c.pinned {
+        if c.control {
+            controlCount -= 1
+            if let key = c.controlKey { controlKeys.remove(key) }
+            if !controlQueue.isEmpty { flushEvent?.activate() }
+        } else if c.pinned {
             pinnedCount -= 1
+        }
+        if c.pinned {
             if var idle = idlePinned[c.poolKey], let k = idle.firstIndex(where: { $0 === c }) {
                 idle.remove(at: k)
                 idlePinned[c.poolKey] = idle

@@ -47,13 +47,8 @@ enum Main {
         }
         tuneAllocator()
         Socket.ignoreSigpipe()
-        let wantedFiles = config.maxClients + config.upstreamPinnedMax + 32 * config.upstreamPoolSize + 64
-        let files = Socket.raiseFileLimit(to: wantedFiles)
-        if files < wantedFiles {
-            Log.warning("Open-file limit is \(files), below the \(wantedFiles) that maxclients \(config.maxClients) and upstream-pinned-max \(config.upstreamPinnedMax) need")
-        }
-
         var settings = ProxySettings(config)
+        guard sizeToFileLimit(config, &settings) else { return 1 }
         Log.notice("Respite \(ConfigLoader.version) starting, pid=\(getpid()), upstream \(settings.upstream.address)" +
                    (loaded.configFile.map { ", config \($0)" } ?? ""))
 
@@ -96,7 +91,10 @@ enum Main {
         var admin: HTTPServer?
         if config.adminPort > 0 {
             do {
-                admin = try HTTPServer(loop: loop, host: config.adminBind ?? "127.0.0.1", port: config.adminPort) { [unowned proxy] req in
+                let limits = HTTPLimits(maxBodyBytes: config.adminMaxBodySize, maxHeadersBytes: config.adminMaxHeadersSize,
+                                        timeoutSeconds: config.adminTimeoutSeconds)
+                admin = try HTTPServer(loop: loop, host: config.adminBind ?? "127.0.0.1", port: config.adminPort,
+                                       limits: limits) { [unowned proxy] req in
                     switch (req.method, req.path) {
                     case ("GET", "/metrics"): return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4", text: proxy.metricsText())
                     case ("GET", "/healthz"): return HTTPResponse(status: 200, contentType: "text/plain", text: "ok\n")
@@ -122,6 +120,27 @@ enum Main {
         if let pidFile = config.pidFile { unlink(pidFile) }
         Log.notice("Respite is now ready to exit, bye bye...")
         return 0
+    }
+
+    /// Redis's adjustOpenFilesLimit: raises the open-file limit to what `maxclients` needs
+    /// (each client may hold a dedicated upstream connection too); when it cannot, lowers
+    /// `maxclients` (and `upstream-pinned-max`) to what fits. False when not even one client fits.
+    static func sizeToFileLimit(_ config: RespiteConfiguration, _ settings: inout ProxySettings) -> Bool {
+        let wanted = FileBudget.needed(maxClients: config.maxClients, pinnedMax: config.upstreamPinnedMax,
+                                       poolSize: config.upstreamPoolSize, controlMax: config.upstreamControlMax)
+        let files = Socket.raiseFileLimit(to: wanted)
+        guard files >= 0, files < wanted else { return true }
+        let fit = FileBudget.clientsFitting(limit: files, pinnedMax: config.upstreamPinnedMax,
+                                            poolSize: config.upstreamPoolSize, controlMax: config.upstreamControlMax)
+        if fit < 1 {
+            Log.warning("Your current 'ulimit -n' of \(files) is not enough for Respite to start. Please increase your open file limit to at least \(wanted). Exiting.")
+            return false
+        }
+        settings.maxClients = min(config.maxClients, fit)
+        settings.upstream.pinnedMax = min(config.upstreamPinnedMax, fit)
+        Log.warning("You requested maxclients of \(config.maxClients) requiring at least \(wanted) max file descriptors (a dedicated upstream connection per client, up to upstream-pinned-max, plus \(FileBudget.reservedFiles + FileBudget.upstreamFiles(poolSize: config.upstreamPoolSize, controlMax: config.upstreamControlMax)) reserved).")
+        Log.warning("Current maximum open files is \(files). maxclients has been reduced to \(settings.maxClients) (and upstream-pinned-max to \(settings.upstream.pinnedMax)) to compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'.")
+        return true
     }
 
     static func printError(_ s: String) {

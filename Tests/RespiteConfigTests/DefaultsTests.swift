@@ -32,7 +32,15 @@ final class DefaultsTests: XCTestCase {
         XCTAssertEqual(d.protoMaxBulkLenUnauthenticated, 16384)
         XCTAssertEqual(d.protoMaxMultibulkLenUnauthenticated, 10)
         XCTAssertEqual(d.clientQueryBufferLimit, 1024 * 1024 * 1024)
-        XCTAssertEqual(d.clientOutputBufferLimit, 1024 * 1024 * 1024)
+        let mb = 1024 * 1024
+        XCTAssertEqual(d.clientOutputBufferLimits.normal, OutputBufferLimit(hard: 256 * mb, soft: 64 * mb, softSeconds: 60))
+        XCTAssertEqual(d.clientOutputBufferLimits.replica, OutputBufferLimit(hard: 256 * mb, soft: 64 * mb, softSeconds: 60))
+        XCTAssertEqual(d.clientOutputBufferLimits.pubsub, OutputBufferLimit(hard: 32 * mb, soft: 8 * mb, softSeconds: 60),
+                       "Redis's own default for pub/sub clients")
+        XCTAssertEqual(d.upstreamControlMax, 16)
+        XCTAssertEqual(d.adminMaxBodySize, 64 * 1024)
+        XCTAssertEqual(d.adminMaxHeadersSize, 8 * 1024)
+        XCTAssertEqual(d.adminTimeoutSeconds, 10)
         XCTAssertEqual(d.protoInlineMaxSize, 64 * 1024)
         XCTAssertEqual(d.logLevel, .notice)
         XCTAssertNil(d.logFile)
@@ -87,6 +95,7 @@ final class DefaultsTests: XCTestCase {
             upstream-client-name ""
             upstream-pool-size 4
             upstream-pinned-max 0
+            upstream-control-max 3
             upstream-connect-timeout 1500
             upstream-timeout 0
             upstream-stall-timeout 0
@@ -100,11 +109,15 @@ final class DefaultsTests: XCTestCase {
             proto-max-multibulk-len-unauthenticated 20
             client-query-buffer-limit 2gb
             client-output-buffer-limit 0
+            client-output-buffer-limit pubsub 1mb 512kb 5
             client-max-inflight 16
             client-output-high-water 1mb
             proto-inline-max-size 1k
             admin-port 9121
             admin-bind ::1
+            admin-max-body-size 1mb
+            admin-max-headers-size 1kb
+            admin-timeout 3
             maint-notifications enabled
             maint-moving-endpoint-type none
             maint-relaxed-timeout 3s

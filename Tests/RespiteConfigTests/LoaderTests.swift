@@ -33,7 +33,13 @@ final class LoaderTests: XCTestCase {
                 continue
             }
             let columns = line.dropFirst(prefix.count).split(separator: " ", omittingEmptySubsequences: true)
-            XCTAssertEqual(columns.first.map(String.init), directive.defaultText, line)
+            if directive.defaultText.contains(" ") {
+                XCTAssertEqual(columns.first, "(below)", line)
+                let next = lines.firstIndex(of: line).map { lines[$0 + 1] }
+                XCTAssertEqual(next, "      default: \(directive.defaultText)", line)
+            } else {
+                XCTAssertEqual(columns.first.map(String.init), directive.defaultText, line)
+            }
             XCTAssertEqual(columns.dropFirst().first == "R", directive.reloadable, line)
             XCTAssertTrue(line.hasSuffix(directive.summary), line)
         }

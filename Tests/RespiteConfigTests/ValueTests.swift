@@ -49,7 +49,7 @@ final class ValueTests: XCTestCase {
         for (text, bytes) in cases {
             XCTAssertEqual(parsed("client-query-buffer-limit \(text)")?.clientQueryBufferLimit, bytes, text)
         }
-        XCTAssertEqual(parsed("client-output-buffer-limit 0")?.clientOutputBufferLimit, 0)
+        XCTAssertEqual(parsed("client-output-buffer-limit 0")?.clientOutputBufferLimits.pubsub.hard, 0)
         let expected = "must be a size in 1mb..1024gb (bytes, or with unit k, kb, m, mb, g, gb)"
         for bad in ["1tb", "abc", "mb", "-1mb", "1.5mb", "1 mb", "1000k", "99999999999gb"] {
             XCTAssertEqual(parseError("client-query-buffer-limit \"\(bad)\""),
@@ -162,5 +162,49 @@ final class ClientAuthTests: XCTestCase {
         XCTAssertEqual(local.configuration.clientAuth, "local")
         XCTAssertThrowsError(try ConfigLoader.load(arguments: ["--client-auth", "passthrough", "--requirepass", "pw"]))
         XCTAssertThrowsError(try ConfigLoader.load(arguments: ["--client-auth", "remote"]))
+    }
+
+}
+
+/// Per-class output buffer limits and the open-file arithmetic behind `maxclients`.
+final class LimitTests: XCTestCase {
+    func testOutputBufferLimitsTakeRedisSyntaxPerClass() {
+        let mb = 1024 * 1024
+        let c = parsed("client-output-buffer-limit normal 0 0 0 pubsub 64mb 16mb 90\nclient-output-buffer-limit slave 1gb 0 0")
+        XCTAssertEqual(c?.clientOutputBufferLimits.normal, OutputBufferLimit(hard: 0, soft: 0, softSeconds: 0))
+        XCTAssertEqual(c?.clientOutputBufferLimits.pubsub, OutputBufferLimit(hard: 64 * mb, soft: 16 * mb, softSeconds: 90))
+        XCTAssertEqual(c?.clientOutputBufferLimits.replica, OutputBufferLimit(hard: 1024 * mb, soft: 0, softSeconds: 0))
+        // The older single value: one hard limit for every class.
+        let old = parsed("client-output-buffer-limit 1gb")?.clientOutputBufferLimits
+        XCTAssertEqual(old?.pubsub, OutputBufferLimit(hard: 1024 * mb, soft: 0, softSeconds: 0))
+        XCTAssertEqual(old?.normal, old?.replica)
+        XCTAssertEqual(parseError("client-output-buffer-limit normal 1mb 0"),
+                       "respite.conf:1: 'client-output-buffer-limit' takes <class> <hard limit> <soft limit> <soft seconds> (one or more groups), got 3 arguments")
+        XCTAssertEqual(parseError("client-output-buffer-limit master 1mb 0 0"),
+                       "respite.conf:1: 'client-output-buffer-limit' names an invalid client class 'master' (normal, replica or pubsub)")
+    }
+
+    func testOutputBufferSoftLimitCountsSecondsPastIt() {
+        let l = OutputBufferLimit(hard: 100, soft: 10, softSeconds: 2)
+        var since: Int64 = 0
+        XCTAssertFalse(l.exceeded(used: 5, softSince: &since, nowMs: 1000))
+        XCTAssertFalse(l.exceeded(used: 20, softSince: &since, nowMs: 1000), "first time past the soft limit")
+        XCTAssertEqual(since, 1000)
+        XCTAssertFalse(l.exceeded(used: 20, softSince: &since, nowMs: 3000), "not longer than the seconds yet")
+        XCTAssertTrue(l.exceeded(used: 20, softSince: &since, nowMs: 3001))
+        XCTAssertFalse(l.exceeded(used: 5, softSince: &since, nowMs: 3002))
+        XCTAssertEqual(since, 0, "below the soft limit resets its clock")
+        XCTAssertTrue(l.exceeded(used: 100, softSince: &since, nowMs: 3003), "the hard limit at once")
+        XCTAssertFalse(OutputBufferLimit(hard: 0, soft: 0, softSeconds: 0).exceeded(used: 1 << 40, softSince: &since, nowMs: 0))
+    }
+
+    func testClientsFitTheOpenFileLimitWithTheirUpstreamConnections() {
+        // 32 reserved + 16 shared + 2 control + 1 probe = 51; 128 - 51 = 77 for clients and pins.
+        XCTAssertEqual(FileBudget.clientsFitting(limit: 128, pinnedMax: 4, poolSize: 1, controlMax: 2), 73)
+        XCTAssertEqual(FileBudget.clientsFitting(limit: 128, pinnedMax: 1024, poolSize: 1, controlMax: 2), 38)
+        XCTAssertEqual(FileBudget.clientsFitting(limit: 40, pinnedMax: 4, poolSize: 1, controlMax: 2), 0)
+        XCTAssertEqual(FileBudget.needed(maxClients: 10000, pinnedMax: 1024, poolSize: 1, controlMax: 16), 10000 + 1024 + 32 + 33)
+        let fit = FileBudget.clientsFitting(limit: 1024, pinnedMax: 1024, poolSize: 1, controlMax: 16)
+        XCTAssertLessThanOrEqual(FileBudget.needed(maxClients: fit, pinnedMax: 1024, poolSize: 1, controlMax: 16), 1024)
     }
 }
