@@ -3,7 +3,7 @@ Redis made them, and do not break the shared upstream connection other clients u
 
 import pytest
 
-from harness import Conn, cmd, hello3
+from harness import Conn, cmd, hello3, make_target
 
 pytestmark = pytest.mark.respite_only
 
@@ -82,3 +82,45 @@ def test_recursive_script_reply_passes_as_redis_sent_it(target, key, proto, scri
         assert c.call("PING") == "PONG"
         # No upstream connection was dropped and replaced (the script ran on one of its own).
         assert before <= upstream_ids(target.redis)
+
+
+def commandstat_calls(redis_ep, name):
+    with Conn(redis_ep.addr) as d:
+        info = d.call("INFO", "commandstats").decode()
+    for line in info.splitlines():
+        if line.startswith(f"cmdstat_{name}:"):
+            return int(line.split("calls=")[1].split(",")[0])
+    return 0
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_replies_past_client_limits_pass_once_on_the_same_connection(procs, key, proto):
+    """With small client-side limits (proto-max-bulk-len 1mb, proto-max-nesting 8), a 3 MB bulk
+    reply and a reply thousands of levels deep pass as Redis sent them, each command runs
+    upstream once (never re-sent), and the shared connection stays: another client's pipelined
+    INCRs around them are all answered and no upstream connection is replaced."""
+    t = make_target(procs, respite_args=("--proto-max-bulk-len", "1mb", "--proto-max-nesting", "8"))
+    big = key + "big"
+    with Conn(t.redis.addr) as direct, Conn(t.proxy.addr) as c, Conn(t.proxy.addr) as other:
+        direct.call("SET", big, "v" * (3 * 1024 * 1024))
+        if proto == 3:
+            hello3(direct)
+            hello3(c)
+        expected_get = direct.call_raw("GET", big)
+        direct.send_cmd("EVAL", RECURSIVE, "0")
+        expected_deep = read_deep(direct)
+        assert other.call("SET", key, "0") == "OK"
+        before = upstream_ids(t.redis)
+        gets, evals = commandstat_calls(t.redis, "get"), commandstat_calls(t.redis, "eval")
+        other.send(b"".join(cmd("INCR", key) for _ in range(100)))
+        c.send_cmd("GET", big)
+        other.send(b"".join(cmd("INCR", key) for _ in range(100)))
+        assert c.read_raw(timeout=20) == expected_get
+        c.send_cmd("EVAL", RECURSIVE, "0")
+        other.send(b"".join(cmd("INCR", key) for _ in range(100)))
+        assert read_deep(c) == expected_deep
+        assert [other.read() for _ in range(300)] == list(range(1, 301))
+        assert c.call("PING") == "PONG"
+        assert commandstat_calls(t.redis, "get") == gets + 1
+        assert commandstat_calls(t.redis, "eval") == evals + 1
+        assert before <= upstream_ids(t.redis)

@@ -59,7 +59,8 @@ public enum InlineSplitter {
                 } else {
                     if i >= n { done = true; break }
                     let c = line[i]
-                    if isSpace(c) { done = true }
+                    // Outside quotes only these end an argument (not \v or \f, as in sdssplitargs).
+                    if c == 32 || c == 10 || c == 13 || c == 9 { done = true }
                     else if c == 34 { inDouble = true }
                     else if c == 39 { inSingle = true }
                     else { current.append(c) }

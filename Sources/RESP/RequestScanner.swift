@@ -7,13 +7,17 @@
 // When a frame completes it reports its length and the byte ranges of its arguments; it copies
 // nothing. Inline commands (`PING\r\n`) are reported as `.inline` with the line's length; the
 // caller splits them with `InlineSplitter`.
+//
+// It accepts exactly what Redis 7's own parser (processMultibulkBuffer, string2ll) accepts and
+// refuses the rest with Redis's text: a frame Redis would refuse must never reach a shared
+// upstream connection, where Redis would close it under every other client's requests.
 
 /// Protocol limits for one direction of one connection. Defaults are Redis's.
 public struct RESPLimits: Sendable, Equatable {
     /// Largest bulk string (`proto-max-bulk-len`).
     public var maxBulkLength: Int = 512 * 1024 * 1024
-    /// Most elements in one request or reply aggregate.
-    public var maxElements: Int = 1024 * 1024 * 1024
+    /// Most elements in one request or reply aggregate (Redis 7 takes request counts up to INT_MAX).
+    public var maxElements: Int = Int(Int32.max)
     /// Deepest reply nesting.
     public var maxDepth: Int = 128
     /// Longest inline request or protocol header line (Redis's PROTO_INLINE_MAX_SIZE).
@@ -29,6 +33,9 @@ public struct RESPProtocolError: Error, Equatable, Sendable, CustomStringConvert
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+    /// The message as Redis writes it: one byte per character (the scanner names an offending
+    /// byte by the character of the same value, so `\xfe` goes back out as the byte 0xfe).
+    public var wire: [UInt8] { message.unicodeScalars.map { $0.value < 256 ? UInt8($0.value) : UInt8(ascii: "?") } }
 }
 
 /// The byte range of one argument, relative to the frame start.
@@ -118,18 +125,20 @@ public struct RequestScanner {
         if argsLeft < 0 && pos == 0 {
             if n == 0 { return .incomplete }
             if p[0] != UInt8(ascii: "*") { return scanInline(p, n) }
-            // The multibulk header.
-            guard let nl = findNewline(p, from: 1, n) else {
+            // The multibulk header: up to the first `\r`, which must have one byte after it.
+            guard let cr = findCR(p, from: 1, n) else {
                 if n > limits.maxInline { return fail("too big mbulk count string") }
                 return .incomplete
             }
-            guard let count = parseInt(p, 1, nl - 1), count <= Int(Int32.max) else {
+            if cr + 1 >= n { return .incomplete }
+            guard let count = string2ll(p, 1, cr), count <= Int(Int32.max) else {
                 return fail("invalid multibulk length")
             }
             if count > limits.maxElements { return fail("invalid multibulk length") }
             if !authenticated && count > limits.unauthenticatedMaxElements {
                 return fail("unauthenticated multibulk length")
             }
+            let nl = cr + 1
             argStore.count = 0
             if count <= 0 { let len = nl + 1; reset(); return .empty(length: len) }
             argsLeft = count
@@ -139,21 +148,19 @@ public struct RequestScanner {
         while argsLeft > 0 {
             if bulkEnd < 0 {
                 if pos >= n { return .incomplete }
-                // The common case in one pass: `$` and digits up to CRLF.
+                // The common case in one pass: `$`, a canonical length (no sign, no leading zero,
+                // at most 18 digits), `\r` and one more byte.
                 if p[pos] == UInt8(ascii: "$") {
                     var j = pos + 1
                     var len = 0
-                    while j < n && j - pos <= 20 {
+                    while j < n && j - pos <= 18 {
                         let d = Int(p[j]) &- 48
                         if d < 0 || d > 9 { break }
                         len = len &* 10 &+ d
                         j &+= 1
                     }
-                    if j + 1 >= n && j - pos <= 20 {
-                        if n - pos > limits.maxInline { return fail("too big bulk count string") }
-                        return .incomplete
-                    }
-                    if j > pos + 1 && j - pos <= 19 && p[j] == 13 && p[j + 1] == 10
+                    let digits = j - pos - 1
+                    if j + 1 < n && p[j] == 13 && digits > 0 && (digits == 1 || p[pos + 1] != 48)
                         && len <= limits.maxBulkLength && (authenticated || len <= limits.unauthenticatedMaxBulkLength) {
                         let start = j + 2
                         argStore.append(ArgRange(offset: start, length: len))
@@ -166,19 +173,21 @@ public struct RequestScanner {
                     }
                     // Anything unusual takes the general path below, with Redis's error texts.
                 }
-                guard let nl = findNewline(p, from: pos, n) else {
+                guard let cr = findCR(p, from: pos, n) else {
                     if n - pos > limits.maxInline { return fail("too big bulk count string") }
                     return .incomplete
                 }
+                if cr + 1 >= n { return .incomplete }
                 if p[pos] != UInt8(ascii: "$") {
                     return fail("expected '$', got '\(printable(p[pos]))'")
                 }
-                guard let len = parseInt(p, pos + 1, nl - 1), len >= 0, len <= limits.maxBulkLength else {
+                guard let len = string2ll(p, pos + 1, cr), len >= 0, len <= limits.maxBulkLength else {
                     return fail("invalid bulk length")
                 }
                 if !authenticated && len > limits.unauthenticatedMaxBulkLength {
                     return fail("unauthenticated bulk length")
                 }
+                let nl = cr + 1
                 let start = nl + 1
                 argStore.append(ArgRange(offset: start, length: len))
                 bulkEnd = start + len + 2
@@ -194,7 +203,7 @@ public struct RequestScanner {
     }
 
     private mutating func scanInline(_ p: UnsafePointer<UInt8>, _ n: Int) -> RequestScan {
-        guard let nl = findNewline(p, from: 0, n) else {
+        guard let nl = findLF(p, from: 0, n) else {
             if n > limits.maxInline { return fail("too big inline request") }
             return .incomplete
         }
@@ -229,26 +238,60 @@ public struct RequestScanner {
     return nil
 }
 
-/// Parses the signed decimal of a header line: `p[from...crIndex-1]`, where `crIndex` is the
-/// index of the line's `\r` (the byte before `\n`). Nil when that byte is not `\r`, the number
-/// is empty, has a non-digit, or overflows.
-@inline(__always) @usableFromInline func parseInt(_ p: UnsafePointer<UInt8>, _ from: Int, _ crIndex: Int) -> Int? {
-    if crIndex < from || p[crIndex] != 13 { return nil }
-    var i = from
-    var neg = false
-    if p[i] == 45 { neg = true; i &+= 1 }
-    if i >= crIndex { return nil }
-    var v = 0
-    while i < crIndex {
-        let d = Int(p[i]) &- 48
-        if d < 0 || d > 9 { return nil }
-        if v > (Int.max - 9) / 10 { return nil }
-        v = v &* 10 &+ d
-        i &+= 1
-    }
-    return neg ? -v : v
+/// Redis searches header lines with `strchr` on its NUL-terminated query buffer: the first `\r`
+/// (`\n` for inline lines) counts only if no NUL byte comes before it. Index of that byte in
+/// `p[from..<n]`, or nil (not there yet, or hidden behind a NUL: Redis then waits for more).
+@inline(__always) @usableFromInline func findCR(_ p: UnsafePointer<UInt8>, from: Int, _ n: Int) -> Int? {
+    findByte(13, p, from: from, n)
 }
 
+@inline(__always) @usableFromInline func findLF(_ p: UnsafePointer<UInt8>, from: Int, _ n: Int) -> Int? {
+    findByte(10, p, from: from, n)
+}
+
+@inline(__always) @usableFromInline func findByte(_ b: UInt8, _ p: UnsafePointer<UInt8>, from: Int, _ n: Int) -> Int? {
+    var i = from
+    while i < n {
+        let c = p[i]
+        if c == b { return i }
+        if c == 0 { return nil }
+        i &+= 1
+    }
+    return nil
+}
+
+/// Redis's `string2ll` on `p[from..<end]`: an optional `-`, then `0` alone or a digit 1-9 and
+/// more digits; nothing else (no `+`, no leading zeros, no `-0`, no spaces), under 21 bytes,
+/// within a signed 64-bit integer. Nil when Redis would refuse the number.
+@inline(__always) @usableFromInline func string2ll(_ p: UnsafePointer<UInt8>, _ from: Int, _ end: Int) -> Int? {
+    let slen = end - from
+    if slen <= 0 || slen >= 21 { return nil }
+    if slen == 1 && p[from] == 48 { return 0 }
+    var i = from
+    var neg = false
+    if p[i] == 45 { neg = true; i &+= 1; if i == end { return nil } }
+    guard p[i] >= 49 && p[i] <= 57 else { return nil }
+    var v = UInt64(p[i] &- 48)
+    i &+= 1
+    while i < end {
+        let c = p[i]
+        guard c >= 48 && c <= 57 else { return nil }
+        let (m, o1) = v.multipliedReportingOverflow(by: 10)
+        let (a, o2) = m.addingReportingOverflow(UInt64(c &- 48))
+        if o1 || o2 { return nil }
+        v = a
+        i &+= 1
+    }
+    if neg {
+        if v > UInt64(Int64.max) + 1 { return nil }
+        return v == UInt64(Int64.max) + 1 ? Int.min : -Int(v)
+    }
+    if v > UInt64(Int64.max) { return nil }
+    return Int(v)
+}
+
+/// The offending byte as Redis's error names it: CR and LF become spaces (a reply line must not
+/// hold them), any other byte stays itself (see `RESPProtocolError.wire`).
 @inline(__always) func printable(_ c: UInt8) -> String {
-    String(UnicodeScalar(c))
+    c == 13 || c == 10 ? " " : String(UnicodeScalar(c))
 }

@@ -38,6 +38,9 @@ public struct CommandInfo: Sendable {
     /// Held by `CLIENT PAUSE WRITE`: Redis holds write and may-replicate commands (scripts,
     /// PUBLISH, PFCOUNT) and lets the rest run.
     public let heldByWritePause: Bool
+    /// How its arguments say whether a call blocks and where its timeout is
+    /// (`BlockingSyntax.rules`); nil for commands that never block their connection.
+    public let blocking: BlockingRule?
     /// Subcommands, sorted by name. Empty for plain commands.
     public internal(set) var subcommands: [CommandInfo]
     /// True when the built-in table knows the command; false for commands learned only from
@@ -66,6 +69,7 @@ public struct CommandInfo: Sendable {
         self.interruptsBusy = RoutePolicy.busyInterrupters.contains(name)
         self.pauseControl = RoutePolicy.pauseControls[name] ?? 0
         self.runsScript = RoutePolicy.scriptRunners.contains(name)
+        self.blocking = BlockingSyntax.rules[name]
         self.heldByWritePause = !flags.isDisjoint(with: [.write, .mayReplicate]) || RoutePolicy.mayReplicate.contains(name)
         if let shape {
             self.shape = shape

@@ -15,7 +15,7 @@
 // | .transaction       | MULTI EXEC DISCARD WATCH UNWATCH                                   |
 // | .blocking          | BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX BZMPOP       |
 // |                    | WAIT WAITAOF                                                       |
-// | .blockingWithArg   | XREAD XREADGROUP (blocking only with a BLOCK argument)              |
+// | .blockingWithArg   | XREAD XREADGROUP (blocking only with a BLOCK option: BlockingSyntax) |
 // | .subscribe         | SUBSCRIBE PSUBSCRIBE SSUBSCRIBE                                    |
 // | .unsubscribe       | UNSUBSCRIBE PUNSUBSCRIBE SUNSUBSCRIBE                              |
 // | .monitor           | MONITOR                                                            |
@@ -55,7 +55,8 @@ public enum CommandRoute: Sendable, Equatable {
     case transaction
     /// Always blocks; runs on a pinned upstream connection.
     case blocking
-    /// Blocks only when a `BLOCK` argument is present (XREAD, XREADGROUP); shared otherwise.
+    /// Blocks only when its syntax has a `BLOCK` option (XREAD, XREADGROUP; `BlockingSyntax`);
+    /// shared otherwise.
     case blockingWithArg
     /// Enters pub/sub mode on a pinned connection.
     case subscribe

@@ -72,7 +72,7 @@ public enum ConfigDirectives {
               default: "512mb", reloadable: true,
               "largest bulk string in a client's request (replies from the upstream pass as Redis made them)"),
         .init("proto-max-multibulk-len", .integer(\.protoMaxMultibulkLen, 1...2_147_483_647),
-              default: "1073741824", reloadable: true,
+              default: "2147483647", reloadable: true,
               "most elements in one client request (replies from the upstream pass as Redis made them)"),
         .init("proto-max-nesting", .integer(\.protoMaxNesting, 1...4096), default: "128", reloadable: true,
               "deepest nesting of aggregates in frames read from clients; replies from the upstream pass as Redis made them (a script can return thousands of levels)"),

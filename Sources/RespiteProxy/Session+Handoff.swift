@@ -9,6 +9,7 @@
 import EventLoop
 import Observability
 import RESP
+import RespiteCommands
 import RespiteUpstream
 
 extension Session {
@@ -108,30 +109,15 @@ struct BlockedRequest {
 
 extension Session {
     /// Sends a blocking command on the pinned connection and remembers it for a handoff.
-    func sendBlocking(_ frame: UnsafeRawBufferPointer, args: ArgList, shape: ReplyShape) -> Bool {
+    /// `call` (from `BlockingSyntax`) says where the timeout is, for a re-issue.
+    func sendBlocking(_ frame: UnsafeRawBufferPointer, args: ArgList, shape: ReplyShape, call: BlockingCall?) -> Bool {
         let seqBefore = nextSeq
         guard sendPinned(frame, shape: shape, blocking: true) else { return false }
-        if let i = slotIndex(seqBefore), !slots[i].ready,
-           let (arg, millis) = Self.timeoutArgument(frame.baseAddress!, args) {
-            blocked = BlockedRequest(bytes: Array(frame), args: Array(args), timeoutArg: arg, millis: millis,
+        if let i = slotIndex(seqBefore), !slots[i].ready, let call, let arg = call.timeoutIndex {
+            blocked = BlockedRequest(bytes: Array(frame), args: Array(args), timeoutArg: arg, millis: call.millis,
                                      startedAt: monotonicMs(), seq: seqBefore, shape: shape)
         }
         return true
-    }
-
-    /// Where a blocking command keeps its timeout.
-    static func timeoutArgument(_ base: UnsafeRawPointer, _ args: ArgList) -> (Int, Bool)? {
-        func arg(_ i: Int) -> UnsafeRawBufferPointer {
-            UnsafeRawBufferPointer(start: base + Int(args[i].offset), count: Int(args[i].length))
-        }
-        let name = arg(0)
-        if matches(name, "blmpop") || matches(name, "bzmpop") { return args.count > 1 ? (1, false) : nil }
-        if matches(name, "xread") || matches(name, "xreadgroup") {
-            for i in 1..<(args.count - 1) where matches(arg(i), "block") { return (i + 1, true) }
-            return nil
-        }
-        if matches(name, "wait") || matches(name, "waitaof") { return (args.count - 1, true) }
-        return (args.count - 1, false)
     }
 
     /// The pinned connection is retiring while a blocking command waits on it: release it with

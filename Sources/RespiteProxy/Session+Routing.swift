@@ -150,16 +150,16 @@ extension Session {
             }
             return sendShared(frame, shape: shape, readOnly: readOnly)
         case .blockingWithArg:
-            if hasBlockArgument(base, args) {
+            if let call = blockingCall(cmdID, base, args) {
                 pinReasons.insert(.blocking)
-                return sendBlocking(frame, args: args, shape: shape)
+                return sendBlocking(frame, args: args, shape: shape, call: call)
             }
             if pinned != nil { return sendPinned(frame, shape: shape) }
             return sendShared(frame, shape: shape, readOnly: readOnly)
         case .blocking:
             if sharedInFlight > 0 { return false }
             pinReasons.insert(.blocking)
-            return sendBlocking(frame, args: args, shape: shape)
+            return sendBlocking(frame, args: args, shape: shape, call: blockingCall(cmdID, base, args))
         case .transaction:
             if sharedInFlight > 0 { return false }
             if matches(nameBytes, "multi") {
@@ -417,15 +417,12 @@ extension Session {
         pinReasons.remove(.watch)
     }
 
-    func hasBlockArgument(_ base: UnsafeRawPointer, _ args: ArgList) -> Bool {
-        var i = 1
-        while i < args.count {
-            let a = UnsafeRawBufferPointer(start: base + Int(args[i].offset), count: Int(args[i].length))
-            if matches(a, "block") { return true }
-            if matches(a, "streams") { return false }
-            i += 1
+    /// Whether this call of command `cmdID` can block, from its syntax (`BlockingSyntax`).
+    func blockingCall(_ cmdID: Int32, _ base: UnsafeRawPointer, _ args: ArgList) -> BlockingCall? {
+        guard cmdID >= 0, let rule = proxy.commands.entries[Int(cmdID)].blocking else { return nil }
+        return BlockingSyntax.call(rule, argc: args.count) { i in
+            UnsafeRawBufferPointer(start: base + Int(args[i].offset), count: Int(args[i].length))
         }
-        return false
     }
 
     func isAuthExempt(_ name: UnsafeRawBufferPointer) -> Bool {

@@ -300,18 +300,20 @@ final class Session {
                     return
                 }
             case .error(let e):
-                protocolError(e.message)
+                protocolError(wire: e.wire)
                 return
             }
         }
     }
 
     /// Replies with a protocol error and closes after the reply, as Redis does.
-    func protocolError(_ message: String) {
-        Log.verbose("Protocol error from client id=\(id) addr=\(peer): \(message)")
+    func protocolError(_ message: String) { protocolError(wire: Array(message.utf8)) }
+
+    func protocolError(wire message: [UInt8]) {
+        Log.verbose("Protocol error from client id=\(id) addr=\(peer): \(String(decoding: message, as: UTF8.self))")
         var b: [UInt8] = [UInt8(ascii: "-")]
         b.append(contentsOf: Array("ERR ".utf8))
-        b.append(contentsOf: Array(message.utf8))
+        b.append(contentsOf: message)
         b.append(13); b.append(10)
         addLocalReply(b)
         closeAfterReply = true

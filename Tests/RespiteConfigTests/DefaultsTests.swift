@@ -27,7 +27,7 @@ final class DefaultsTests: XCTestCase {
         XCTAssertEqual(d.upstreamReconnectMaxMs, 5000)
         XCTAssertEqual(d.upstreamQueueLimit, 100_000)
         XCTAssertEqual(d.protoMaxBulkLen, 512 * 1024 * 1024)
-        XCTAssertEqual(d.protoMaxMultibulkLen, 1_073_741_824)
+        XCTAssertEqual(d.protoMaxMultibulkLen, 2_147_483_647)
         XCTAssertEqual(d.protoMaxNesting, 128)
         XCTAssertEqual(d.protoMaxBulkLenUnauthenticated, 16384)
         XCTAssertEqual(d.protoMaxMultibulkLenUnauthenticated, 10)
