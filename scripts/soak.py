@@ -128,7 +128,7 @@ def run_kind(name, fn, ctx: Ctx, sampler: Sampler, proc, ledger: Ledger, retain_
 
 def judge_kind(k: dict, ledger: Ledger, args) -> None:
     """Adds the checks every kind shares; sets k["pass"]."""
-    lo, hi = k["start"], k["end"] + 1.0
+    lo, hi = k["start"] - 1.0, k["end"] + 1.0
     errs = [e for e in ledger.errors if lo <= e[0] <= hi]
     stalls = [s for s in ledger.stalls if lo <= s[0] <= hi]
     k["wellbehaved_errors"] = len(errs)
@@ -151,7 +151,7 @@ def unattributed(ledger: Ledger, kinds: list[dict], events: list[dict]) -> dict:
     """Errors and slow replies outside every hostile kind's window, each marked with the
     maintenance event it fell in, if any."""
     def where(t: float) -> str:
-        if any(k["start"] <= t <= k["end"] + 1.0 for k in kinds):
+        if any(k["start"] - 1.0 <= t <= k["end"] + 1.0 for k in kinds):
             return ""
         for e in events:
             if e["start"] - 1.0 <= t <= e["end"] + 1.0:
@@ -321,11 +321,23 @@ def soak(args, binary: Path, kinds, work: Path, services: list) -> int:
               f"fds flat at rest (< {fds['limit_per_hour']:.0f}/hour)": fds["pass"],
               "every hostile kind passed": all(k["pass"] for k in results)}
     report["checks"] = checks
+    report["kinds"] = summarize(results)
     report["pass"] = all(checks.values())
     print_report(report)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
     return 0 if report["pass"] else 1
+
+
+def summarize(results: list[dict]) -> dict:
+    """Per hostile kind: runs, runs passed, and every check that failed in any run."""
+    out: dict = {}
+    for k in results:
+        s = out.setdefault(k["kind"], {"runs": 0, "passed": 0, "failed_checks": []})
+        s["runs"] += 1
+        s["passed"] += k["pass"]
+        s["failed_checks"] += [n for n, ok in k["checks"].items() if not ok and n not in s["failed_checks"]]
+    return out
 
 
 def print_report(r: dict) -> None:
@@ -351,10 +363,9 @@ def print_report(r: dict) -> None:
         print(f"  {name} at rest after warm-up: {g['first']:.1f} -> {g['last']:.1f}{unit} (max {g['max']:.1f}), "
               f"slope {g['slope_per_hour']:+.1f}{unit}/hour over {g['window_s']:.0f} s "
               f"(limit {g['limit_per_hour']:.0f}) {'PASS' if g['pass'] else 'FAIL'}")
-    print("  hostile kinds:")
-    for k in r["hostile"]:
-        bad = [n for n, ok in k["checks"].items() if not ok]
-        print(f"    {k['kind']:<20} {'PASS' if k['pass'] else 'FAIL: ' + '; '.join(bad)}")
+    print("  hostile kinds (runs passed / runs: failed checks):")
+    for name, s in r["kinds"].items():
+        print(f"    {name:<20} {s['passed']}/{s['runs']}" + (": " + "; ".join(s["failed_checks"]) if s["failed_checks"] else ""))
     for n, ok in r["checks"].items():
         print(f"  {'PASS' if ok else 'FAIL'}  {n}")
     print(f"soak: {'PASS' if r['pass'] else 'FAIL'}")

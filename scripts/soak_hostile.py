@@ -323,11 +323,15 @@ def maxclients_burst(ctx: Ctx, extra: int = 50) -> dict:
             s.close()
         ctx.burst(2.0)
         ctx.gate.release()
-    fresh = probe(ctx.addr, b"*1\r\n$4\r\nPING\r\n", wait=2.0)
+    fresh = {"reply": ""}
+    end = time.monotonic() + 3.0          # the closes above reach Respite a moment later
+    while time.monotonic() < end and fresh["reply"] != "+PONG\r\n":
+        fresh = probe(ctx.addr, b"*1\r\n$4\r\nPING\r\n", wait=2.0)
+        time.sleep(0.1)
     return {**counts, "fresh_after": fresh["reply"],
             "checks": {"some refused with Redis's error": counts["refused"] > 0,
                        "every connection answered in time": counts["timeout"] == 0 and counts["other"] == 0,
-                       "a new client is served after": fresh["reply"] == "+PONG\r\n"}}
+                       "a new client is served within 3 s after": fresh["reply"] == "+PONG\r\n"}}
 
 
 def admin_post(ctx: Ctx, size: int = 256 << 20, seconds: float = 10.0) -> dict:
