@@ -11,17 +11,26 @@ MAINTSIM    := .build/$(CONFIG)/respite-maintsim
 LOAD        := .build/$(CONFIG)/respite-load
 BENCH_ARGS  ?=
 COMPAT_ARGS ?= --jobs 2
+# `make soak` runs an hour; `make test` runs the short variant (SOAK_CI_*), a maintenance event
+# every 40 s so at least two happen.
+SOAK_SECONDS         ?= 3600
+SOAK_MAINT_INTERVAL  ?= 60
+SOAK_ARGS            ?=
+SOAK_CI_SECONDS      ?= 150
+SOAK_CI_MAINT_INTERVAL ?= 40
 
-.PHONY: all deps build test unit-test blackbox-test compat compat-baseline demo bench clean help
+.PHONY: all deps build test unit-test blackbox-test soak compat compat-baseline demo bench clean help
 
 all: build
 
 help:
 	@echo "make deps    install missing Debian/Python dependencies (idempotent)"
 	@echo "make build   swift build -c $(CONFIG): $(BIN), $(MAINTSIM), $(LOAD)"
-	@echo "make test    deps + build + swift test + pytest black-box suite + make compat"
+	@echo "make test    deps + build + swift test + pytest black-box suite + short soak + make compat"
 	@echo "make compat  Redis's own TCL suite through Respite, RESP2 and RESP3, against the"
 	@echo "             committed direct baseline (tests/compat/), both protocols side by side; COMPAT_ARGS='--unit unit/multi'"
+	@echo "make soak    deps + build + an hour (SOAK_SECONDS) of mixed load, maintenance every"
+	@echo "             SOAK_MAINT_INTERVAL s and hostile clients one at a time; see docs/reliability.md"
 	@echo "make demo    deps + build + Respite in front of respite-maintsim, respite-load through a"
 	@echo "             bind, a migrate and a failover; checks every acknowledged write (< 1 min)"
 	@echo "make bench   deps + build + direct vs twemproxy vs Respite, and the stall through a bind"
@@ -35,14 +44,17 @@ deps:
 build:
 	$(SWIFT) build -c $(CONFIG)
 
-# Unit tests, then the black-box suite against the release binary (tests/test_maintenance.py
-# finds respite-maintsim next to it). Both always run, so CI shows every failure; the target
-# fails if either does.
+# Unit tests, the black-box suite against the release binary (tests/test_maintenance.py finds
+# respite-maintsim next to it), the short soak, then the compatibility suite. All always run, so
+# CI shows every failure; the target fails if any does.
 test: deps build
 	@rc=0; \
 	echo "$(SWIFT) test"; $(SWIFT) test || rc=1; \
 	echo "RESPITE_BIN=$(CURDIR)/$(BIN) $(PYTHON) -m pytest tests -q"; \
 	RESPITE_BIN=$(CURDIR)/$(BIN) $(PYTHON) -m pytest tests -q || rc=1; \
+	echo "$(PYTHON) scripts/soak.py --seconds $(SOAK_CI_SECONDS) --maint-interval $(SOAK_CI_MAINT_INTERVAL)"; \
+	$(PYTHON) scripts/soak.py --respite $(BIN) --seconds $(SOAK_CI_SECONDS) \
+		--maint-interval $(SOAK_CI_MAINT_INTERVAL) || rc=1; \
 	echo "$(PYTHON) scripts/compat.py --respite $(BIN) $(COMPAT_ARGS)"; \
 	$(PYTHON) scripts/compat.py --respite $(BIN) $(COMPAT_ARGS) || rc=1; \
 	if [ $$rc -ne 0 ]; then echo "make test: FAILED (see above)" >&2; fi; \
@@ -53,6 +65,11 @@ unit-test:
 
 blackbox-test: build
 	RESPITE_BIN=$(CURDIR)/$(BIN) $(PYTHON) -m pytest tests -q
+
+# One client can never hurt another, held for SOAK_SECONDS (docs/reliability.md, "Soak").
+soak: deps build
+	$(PYTHON) scripts/soak.py --respite $(BIN) --seconds $(SOAK_SECONDS) \
+		--maint-interval $(SOAK_MAINT_INTERVAL) $(SOAK_ARGS)
 
 # Redis's own test suite (from Debian's source package of the installed redis-server) through
 # Respite in both protocols, compared with the committed baseline; see docs/compatibility.md.
