@@ -115,11 +115,21 @@ public enum RoutePolicy {
     }()
 
     /// Commands Respite answers in its own terms that must not be queued in a transaction:
-    /// inside MULTI the server would run them against Respite's upstream connections (CLIENT
-    /// KILL would kill them, CLIENT UNBLOCK would take a Respite id for a server id and unblock
-    /// an unrelated connection). Refused there with an error, and the transaction is aborted at
-    /// EXEC as Redis aborts one with a command refused while queueing.
-    public static let refusedInTransaction: Set<String> = ["client|kill", "client|unblock"]
+    /// inside MULTI the server would run them against Respite's upstream connection, not the
+    /// client (CLIENT KILL would kill Respite's connections and other clients' blocked ones,
+    /// CLIENT UNBLOCK would take a Respite id for a server id, CLIENT ID, GETNAME, INFO, LIST,
+    /// GETREDIR and TRACKINGINFO would describe Respite's connections, CLIENT REPLY OFF would
+    /// silence the connection for good — Redis itself sends a truncated EXEC reply then —,
+    /// NO-EVICT, NO-TOUCH, SETINFO, HELLO and AUTH would change the connection instead of the
+    /// client). Refused there with an error, and the transaction is aborted at EXEC as Redis
+    /// aborts one with a command refused while queueing. SELECT and CLIENT SETNAME are queued
+    /// and applied to the client when EXEC succeeds; CLIENT TRACKING is queued with its
+    /// REDIRECT id translated; CLIENT PAUSE and UNPAUSE act on the whole server, as direct.
+    public static let refusedInTransaction: Set<String> = [
+        "client|kill", "client|unblock", "client|id", "client|getname", "client|info", "client|list",
+        "client|reply", "client|no-evict", "client|no-touch", "client|setinfo", "client|maint_notifications",
+        "client|getredir", "client|trackinginfo", "hello", "auth",
+    ]
     /// Commands that run a script or function: it may keep the server busy for seconds, and
     /// Redis answers nothing else on its connection meanwhile. Each goes on a dedicated
     /// connection leased for it (reused, not dialled), so a long script stalls only the client

@@ -52,6 +52,7 @@ extension Session {
             }
             pinReasons = pinned != nil ? [.redirectTarget, .dirty] : []
             multiShapes = []
+            multiDB = nil
             multiFailure = nil
             multiAborted = false
             trackingOn = false

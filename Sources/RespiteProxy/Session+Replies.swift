@@ -84,8 +84,11 @@ extension Session {
         }
         if let head = slots.first, head.seq == seq, !head.ready {
             if head.hasExtras, let extras = slotExtras[seq] {
-                if let n = extras.nameOnSuccess {
-                    if info.type == UInt8(ascii: "*"), frame.count > 1, frame[1] != UInt8(ascii: "-") { name = n }
+                if extras.nameOnSuccess != nil || extras.dbOnSuccess != nil {
+                    if info.type == UInt8(ascii: "*"), frame.count > 1, frame[1] != UInt8(ascii: "-") {
+                        if let n = extras.nameOnSuccess { name = n }
+                        if let n = extras.dbOnSuccess { db = n }
+                    }
                     awaitingLocalEffect = false
                     noteProgress()
                 }

@@ -59,6 +59,8 @@ struct SlotExtras {
     var execShapes: [ReplyShape]?
     /// For EXEC: the client name a queued CLIENT SETNAME sets once the transaction runs.
     var nameOnSuccess: [UInt8]?
+    /// For EXEC: the database a queued SELECT moves the client to once the transaction runs.
+    var dbOnSuccess: Int?
     /// For CLIENT TRACKING: the tracking state that holds once the server accepts it.
     var tracking: TrackingChange?
     /// For CLIENT GETREDIR / TRACKINGINFO: the server's id of the redirect target, shown as
@@ -67,6 +69,7 @@ struct SlotExtras {
     /// Bytes that answer the client instead of the server's reply (an aborted EXEC).
     var replyOverride: [UInt8]?
 }
+
 
 /// A redirect target named both ways: the server's id of its connection, and its Respite id.
 struct RedirectIDs {
@@ -127,6 +130,8 @@ final class Session {
     var multiShapes: [ReplyShape] = []
     /// A CLIENT SETNAME queued in the open transaction.
     var multiName: [UInt8]?
+    /// The database of the last valid SELECT queued in the open transaction.
+    var multiDB: Int?
     /// Why the client's open transaction could not start upstream (its MULTI, or the connection
     /// it was queued on, failed): until its EXEC or DISCARD no command of it may run.
     var multiFailure: String?
