@@ -53,6 +53,7 @@ extension Session {
             pinReasons = pinned != nil ? [.redirectTarget, .dirty] : []
             multiShapes = []
             multiDB = nil
+            multiMasks = []
             multiFailure = nil
             multiAborted = false
             trackingOn = false

@@ -75,6 +75,10 @@ extension Session {
     /// its reply waits in its slot like a local one.
     func upstreamReply(_ conn: UpstreamConnection, seq: UInt32, frame: UnsafeRawBufferPointer, info: ReplyFrame) {
         if conn.pinned && blocked != nil && reissueIfUnblocked(conn, seq: seq, info: info, frame: frame) { return }
+        if let masked = maskedReply(seq: seq, frame: frame, info: info) {
+            masked.bytes.withUnsafeBytes { upstreamReply(conn, seq: seq, frame: $0, info: masked.info) }
+            return
+        }
         if conn.pinned { pinnedInFlight -= 1 } else { sharedInFlight -= 1 }
         if seq == multiSeq {
             multiSeq = .max

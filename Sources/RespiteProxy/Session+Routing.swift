@@ -81,6 +81,9 @@ extension Session {
         case .local:
             return handleLocal(frame: frame, args: args, command: cmdID, shape: shape)
         case .shared:
+            if cmdID >= 0, identity == 0, let mask = table.entries[Int(cmdID)].secretMask {
+                return sendMasked(frame, shape: shape, mask: mask)
+            }
             if interrupts { return sendInterrupt(frame, shape: shape) }
             if pinned != nil { return sendPinned(frame, shape: shape) }
             if cmdID >= 0 && (table.entries[Int(cmdID)].runsScript ||
@@ -105,6 +108,7 @@ extension Session {
                 pinReasons.insert(.multi)
                 multiShapes.removeAll()
                 multiDB = nil
+                multiMasks.removeAll()
                 multiAborted = false
                 multiSeq = nextSeq
             } else if matches(nameBytes, "watch") {
@@ -354,6 +358,7 @@ extension Session {
         multiShapes.removeAll()
         multiName = nil
         multiDB = nil
+        multiMasks.removeAll()
         pinReasons.remove(.multi)
         pinReasons.remove(.watch)
     }

@@ -23,6 +23,7 @@ extension Session {
                 multiShapes.removeAll()
                 multiName = nil
                 multiDB = nil
+                multiMasks.removeAll()
                 pinReasons.remove(.multi)
                 pinReasons.remove(.watch)
                 let seq = nextSeq
@@ -47,8 +48,13 @@ extension Session {
                 setExtras(at: i) { $0.nameOnSuccess = queuedName; $0.dbOnSuccess = queuedDB }
                 awaitingLocalEffect = true
             }
+            if isExec, !multiMasks.isEmpty, let i = slotIndex(seq) {
+                let masks = multiMasks
+                setExtras(at: i) { $0.execMasks = masks }
+            }
             multiName = nil
             multiDB = nil
+            multiMasks.removeAll()
             return sent
         }
         if matches(nameBytes, "quit") || matches(nameBytes, "reset") { return handleLocal(frame: frame, args: args, command: cmdID, shape: shape) }
@@ -81,6 +87,9 @@ extension Session {
            n >= 0 && n < proxy.databases {
             // The server answers +OK for it at EXEC; an invalid index is its error there.
             multiDB = n
+        }
+        if cmdID >= 0, identity == 0, let mask = table.entries[Int(cmdID)].secretMask {
+            multiMasks.append(ExecMask(index: multiShapes.count, kind: mask))
         }
         multiShapes.append(shape)
         return sendPinned(frame, shape: shape)

@@ -61,6 +61,10 @@ struct SlotExtras {
     var nameOnSuccess: [UInt8]?
     /// For EXEC: the database a queued SELECT moves the client to once the transaction runs.
     var dbOnSuccess: Int?
+    /// The reply carries upstream secrets to mask (run with Respite's own identity).
+    var secretMask: SecretMask?
+    /// For EXEC: the queued commands whose replies carry upstream secrets to mask.
+    var execMasks: [ExecMask]?
     /// For CLIENT TRACKING: the tracking state that holds once the server accepts it.
     var tracking: TrackingChange?
     /// For CLIENT GETREDIR / TRACKINGINFO: the server's id of the redirect target, shown as
@@ -70,6 +74,11 @@ struct SlotExtras {
     var replyOverride: [UInt8]?
 }
 
+/// A queued command of a transaction whose reply (element `index` of EXEC's) is masked.
+struct ExecMask {
+    var index: Int
+    var kind: SecretMask
+}
 
 /// A redirect target named both ways: the server's id of its connection, and its Respite id.
 struct RedirectIDs {
@@ -132,6 +141,8 @@ final class Session {
     var multiName: [UInt8]?
     /// The database of the last valid SELECT queued in the open transaction.
     var multiDB: Int?
+    /// Queued commands of the open transaction whose replies are masked (SecretReplies).
+    var multiMasks: [ExecMask] = []
     /// Why the client's open transaction could not start upstream (its MULTI, or the connection
     /// it was queued on, failed): until its EXEC or DISCARD no command of it may run.
     var multiFailure: String?
