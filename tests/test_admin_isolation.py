@@ -7,7 +7,7 @@ directly: its connections die."""
 
 import pytest
 
-from harness import Conn, wait_until
+from harness import Conn, hello3, wait_until
 
 REFUSED_IN_MULTI = [
     ("CLIENT", "KILL", "TYPE", "normal"), ("CLIENT", "KILL", "ID", "1"), ("CLIENT", "UNBLOCK", "1"),
@@ -165,3 +165,32 @@ def test_scripts_cannot_reach_connection_commands(proxy, redis):
     with Conn(proxy.addr) as other:
         assert _eval_connection_commands(proxy.addr) == want
         assert other.call("PING") == "PONG"
+
+
+def _publish_count(r, channel):
+    with Conn(r.addr) as d:
+        return d.call("PUBLISH", channel, "x")
+
+
+@pytest.mark.respite_only
+@pytest.mark.parametrize("cmd", ["SUBSCRIBE", "PSUBSCRIBE"])
+def test_subscribe_inside_multi_leaves_no_subscribed_connection_behind(procs, key, cmd):
+    """Redis 7.0 runs a SUBSCRIBE queued in MULTI. Through Respite it would subscribe the pinned
+    connection behind Respite's back, and that connection would go back to the pool with the
+    subscription alive, for the next client to receive its messages: refused while queueing."""
+    r = procs.redis()
+    p = procs.respite(r.port)
+    channel = key + "ch"
+    with Conn(p.addr) as x:
+        assert x.call("MULTI") == "OK"
+        refused = x.call_raw(cmd, channel)
+        execed = x.call_raw("EXEC")
+        x.call("PING")
+    with Conn(p.addr) as y:
+        hello3(y)
+        assert y.call("MULTI") == "OK"
+        assert _publish_count(r, channel) == 0, "an upstream connection is still subscribed"
+        assert y.call("EXEC") == []
+        assert y.call("PING") == "PONG", "no message reached an unrelated client"
+    assert refused.startswith(b"-ERR Respite: " + cmd.encode() + b" is not allowed inside MULTI")
+    assert execed == b"-EXECABORT Transaction discarded because of previous errors.\r\n"
