@@ -11,7 +11,7 @@ from harness import Conn, hello3, wait_until
 
 REFUSED_IN_MULTI = [
     ("CLIENT", "KILL", "TYPE", "normal"), ("CLIENT", "KILL", "ID", "1"), ("CLIENT", "UNBLOCK", "1"),
-    ("CLIENT", "ID"), ("CLIENT", "GETNAME"), ("CLIENT", "INFO"), ("CLIENT", "LIST"),
+    ("CLIENT", "INFO"), ("CLIENT", "LIST"),
     ("CLIENT", "NO-EVICT", "on"), ("CLIENT", "REPLY", "off"), ("CLIENT", "REPLY", "skip"),
     ("CLIENT", "GETREDIR"), ("CLIENT", "TRACKINGINFO"), ("HELLO", "3"), ("AUTH", "pw"),
 ]
@@ -116,6 +116,29 @@ def test_select_inside_multi_moves_the_client_as_on_redis(proxy, redis, key):
     want = _select_in_multi(redis.addr, key + "direct")
     assert want[3] == b"*3\r\n+OK\r\n+OK\r\n-ERR DB index is out of range\r\n" and want[5] == b":2\r\n"
     assert _select_in_multi(proxy.addr, key + "proxied") == want
+
+
+def _id_and_name_in_multi(addr, proto):
+    with Conn(addr) as c:
+        if proto == 3:
+            hello3(c)
+        me = c.call("CLIENT", "ID")
+        assert c.call("CLIENT", "SETNAME", "before") == "OK"
+        assert c.call("MULTI") == "OK"
+        for x in [("CLIENT", "ID"), ("CLIENT", "GETNAME"), ("CLIENT", "SETNAME", "during"), ("CLIENT", "GETNAME"),
+                  ("CLIENT", "SETNAME", "bad name"), ("CLIENT", "GETNAME")]:
+            assert c.call(*x) == "QUEUED"
+        raw = c.call_raw("EXEC")
+        return raw.replace(b":%d\r\n" % me, b":<me>\r\n", 1), c.call_raw("CLIENT", "GETNAME")
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_client_id_and_getname_inside_multi_answer_for_the_client(proxy, redis, proto):
+    """CLIENT ID and GETNAME queued in MULTI: EXEC's reply holds the client's own id and name, as
+    on Redis, never those of Respite's upstream connection."""
+    want = _id_and_name_in_multi(redis.addr, proto)
+    assert b":<me>\r\n" in want[0]
+    assert _id_and_name_in_multi(proxy.addr, proto) == want
 
 
 def _setname_in_multi(addr):

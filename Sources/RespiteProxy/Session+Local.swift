@@ -53,7 +53,7 @@ extension Session {
             pinReasons = pinned != nil ? [.redirectTarget, .dirty] : []
             multiShapes = []
             multiDB = nil
-            multiMasks = []
+            multiRewrites = []
             multiFailure = nil
             multiAborted = false
             trackingOn = false

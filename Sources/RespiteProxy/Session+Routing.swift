@@ -108,7 +108,7 @@ extension Session {
                 pinReasons.insert(.multi)
                 multiShapes.removeAll()
                 multiDB = nil
-                multiMasks.removeAll()
+                multiRewrites.removeAll()
                 multiAborted = false
                 multiSeq = nextSeq
             } else if matches(nameBytes, "watch") {
@@ -358,7 +358,7 @@ extension Session {
         multiShapes.removeAll()
         multiName = nil
         multiDB = nil
-        multiMasks.removeAll()
+        multiRewrites.removeAll()
         pinReasons.remove(.multi)
         pinReasons.remove(.watch)
     }

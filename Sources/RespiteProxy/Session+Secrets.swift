@@ -2,7 +2,8 @@
 // ACL GETUSER / ACL LIST password hashes) to a client running with Respite's own upstream
 // identity are masked on the way back (SecretReplies in RespiteCommands decides what), also
 // inside an EXEC's reply. A client logged in as its own user (pass-through) sees what Redis
-// shows that user.
+// shows that user. EXEC's reply is also where CLIENT ID and GETNAME queued in the transaction
+// get Respite's answer for the client in place of the server's for its connection.
 
 import RESP
 import RespiteCommands
@@ -24,9 +25,9 @@ extension Session {
     /// error rather than passed on.
     func maskedReply(seq: UInt32, frame: UnsafeRawBufferPointer, info: ReplyFrame) -> (bytes: [UInt8], info: ReplyFrame)? {
         guard let i = slotIndex(seq), slots[i].hasExtras, let extras = slotExtras[seq],
-              extras.secretMask != nil || extras.execMasks != nil else { return nil }
-        let (mask, execMasks) = (extras.secretMask, extras.execMasks)
-        setExtras(at: i) { $0.secretMask = nil; $0.execMasks = nil }
+              extras.secretMask != nil || extras.execRewrites != nil else { return nil }
+        let (mask, execRewrites) = (extras.secretMask, extras.execRewrites)
+        setExtras(at: i) { $0.secretMask = nil; $0.execRewrites = nil }
         if info.isError { return nil }
         guard let value = try? RESPValue.decode(frame)?.value else {
             let b = Array("-ERR Respite: unreadable reply withheld (it may hold upstream secrets)\r\n".utf8)
@@ -35,10 +36,17 @@ extension Session {
         var masked: RESPValue?
         if let mask {
             masked = SecretReplies.mask(value, mask)
-        } else if let execMasks, case .array(var items?) = value {
+        } else if let execRewrites, case .array(var items?) = value {
             var changed = false
-            for m in execMasks where m.index < items.count {
-                if let v = SecretReplies.mask(items[m.index], m.kind) { items[m.index] = v; changed = true }
+            for m in execRewrites where m.index < items.count {
+                if let v = m.value {
+                    // Respite's own answer, unless the server refused the command (an ACL).
+                    if case .error = items[m.index] { continue }
+                    if case .bulkError = items[m.index] { continue }
+                    items[m.index] = v; changed = true
+                } else if let mask = m.mask, let v = SecretReplies.mask(items[m.index], mask) {
+                    items[m.index] = v; changed = true
+                }
             }
             if changed { masked = .array(items) }
         }

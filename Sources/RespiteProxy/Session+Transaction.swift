@@ -23,7 +23,7 @@ extension Session {
                 multiShapes.removeAll()
                 multiName = nil
                 multiDB = nil
-                multiMasks.removeAll()
+                multiRewrites.removeAll()
                 pinReasons.remove(.multi)
                 pinReasons.remove(.watch)
                 let seq = nextSeq
@@ -48,13 +48,13 @@ extension Session {
                 setExtras(at: i) { $0.nameOnSuccess = queuedName; $0.dbOnSuccess = queuedDB }
                 awaitingLocalEffect = true
             }
-            if isExec, !multiMasks.isEmpty, let i = slotIndex(seq) {
-                let masks = multiMasks
-                setExtras(at: i) { $0.execMasks = masks }
+            if isExec, !multiRewrites.isEmpty, let i = slotIndex(seq) {
+                let masks = multiRewrites
+                setExtras(at: i) { $0.execRewrites = masks }
             }
             multiName = nil
             multiDB = nil
-            multiMasks.removeAll()
+            multiRewrites.removeAll()
             return sent
         }
         if matches(nameBytes, "quit") || matches(nameBytes, "reset") { return handleLocal(frame: frame, args: args, command: cmdID, shape: shape) }
@@ -89,7 +89,18 @@ extension Session {
             multiDB = n
         }
         if cmdID >= 0, identity == 0, let mask = table.entries[Int(cmdID)].secretMask {
-            multiMasks.append(ExecMask(index: multiShapes.count, kind: mask))
+            multiRewrites.append(ExecRewrite(index: multiShapes.count, mask: mask))
+        }
+        if route == .local, cmdID >= 0, argc == 2, RoutePolicy.answeredInTransaction.contains(table.entries[Int(cmdID)].name) {
+            // Queued (the server's answer keeps EXEC's shape) and answered for this client.
+            let answer: RESPValue
+            if matches(nameBytes, "client") && matches(UnsafeRawBufferPointer(start: base + Int(args[1].offset), count: Int(args[1].length)), "id") {
+                answer = .integer(id)
+            } else {
+                let n = multiName ?? name
+                answer = n.isEmpty ? .null : .bulkString(n)
+            }
+            multiRewrites.append(ExecRewrite(index: multiShapes.count, value: answer))
         }
         multiShapes.append(shape)
         return sendPinned(frame, shape: shape)

@@ -141,11 +141,12 @@ final class CommandTableTests: XCTestCase {
         XCTAssertTrue(CommandRoute.blocking.pinsConnection)
         XCTAssertFalse(CommandRoute.shared.pinsConnection)
         XCTAssertTrue(table.lookup(name: "client|kill")?.refusedInTransaction == true)
-        for name in ["client|list", "client|id", "client|reply", "client|no-evict", "hello", "auth",
+        for name in ["client|list", "client|info", "client|reply", "client|no-evict", "hello", "auth",
                      "subscribe", "psubscribe", "ssubscribe", "unsubscribe"] {
             XCTAssertTrue(table.lookup(name: name)?.refusedInTransaction == true, name)
         }
-        for name in ["select", "client|setname", "client|tracking", "client|pause", "client|unpause", "get"] {
+        for name in ["select", "client|setname", "client|id", "client|getname", "client|tracking", "client|pause",
+                     "client|unpause", "get"] {
             XCTAssertTrue(table.lookup(name: name)?.refusedInTransaction == false, name)
         }
     }
