@@ -31,12 +31,19 @@ def test_connection_state_queued_in_multi_answers_at_once(proxy, redis, queued, 
     assert got == want
 
 
+@pytest.mark.respite_only
 @pytest.mark.parametrize("queued", [("HELLO", "2"), ("AUTH", "x"), ("CLIENT", "ID")])
 def test_connection_commands_queued_in_multi_do_not_hang_exec(proxy, queued):
-    """EXEC answers at once with one result when HELLO, AUTH or CLIENT ID was queued."""
+    """EXEC answers at once when HELLO, AUTH or CLIENT ID was sent in MULTI: CLIENT ID is queued
+    and answered for the client; HELLO and AUTH, which would change Respite's upstream
+    connection instead of the client, are refused while queueing and EXEC aborts."""
     got = one_by_one(proxy, [("MULTI",), queued, ("EXEC",), ("PING",)], timeout=3.0)
-    assert got[1] == b"+QUEUED\r\n"
-    assert got[2].startswith(b"*1\r\n")
+    if queued[0] == "CLIENT":
+        assert got[1] == b"+QUEUED\r\n"
+        assert got[2].startswith(b"*1\r\n:")
+    else:
+        assert got[1].startswith(b"-ERR Respite: " + queued[0].encode() + b" is not allowed inside MULTI")
+        assert got[2] == b"-EXECABORT Transaction discarded because of previous errors.\r\n"
     assert got[3] == b"+PONG\r\n"
 
 

@@ -26,6 +26,8 @@ public struct CommandInfo: Sendable {
     public let shape: ReplyShape
     /// Refused inside MULTI (`RoutePolicy.refusedInTransaction`).
     public let refusedInTransaction: Bool
+    /// The reply carries upstream secrets, masked under Respite's own identity (SecretReplies).
+    public let secretMask: SecretMask?
     /// Ends a busy script or function (`SCRIPT KILL`, `FUNCTION KILL`, `SHUTDOWN`): sent on a
     /// connection of its own, never queued behind the script it is meant to stop.
     public let interruptsBusy: Bool
@@ -66,6 +68,7 @@ public struct CommandInfo: Sendable {
         self.isBuiltin = isBuiltin
         self.route = route ?? RoutePolicy.route(name: name, flags: flags)
         self.refusedInTransaction = RoutePolicy.refusedInTransaction.contains(name)
+        self.secretMask = SecretReplies.commands[name]
         self.interruptsBusy = RoutePolicy.busyInterrupters.contains(name)
         self.pauseControl = RoutePolicy.pauseControls[name] ?? 0
         self.runsScript = RoutePolicy.scriptRunners.contains(name)

@@ -115,12 +115,30 @@ public enum RoutePolicy {
         return routes
     }()
 
-    /// Commands Respite answers in its own terms that must not be queued in a transaction:
-    /// inside MULTI the server would run them against Respite's upstream connections (CLIENT
-    /// KILL would kill them, CLIENT UNBLOCK would take a Respite id for a server id and unblock
-    /// an unrelated connection). Refused there with an error, and the transaction is aborted at
-    /// EXEC as Redis aborts one with a command refused while queueing.
-    public static let refusedInTransaction: Set<String> = ["client|kill", "client|unblock"]
+    /// Commands that must not be queued in a transaction: inside MULTI the server would run them
+    /// on Respite's upstream connection, not for the client. CLIENT KILL would kill Respite's
+    /// connections and other clients' blocked ones, CLIENT UNBLOCK would take a Respite id for a
+    /// server id; CLIENT INFO, LIST, GETREDIR and TRACKINGINFO would describe
+    /// Respite's connection; CLIENT REPLY OFF would silence it for good (Redis itself sends a
+    /// truncated EXEC reply then); NO-EVICT, NO-TOUCH, SETINFO, HELLO and AUTH would change the
+    /// connection instead of the client; a SUBSCRIBE run by EXEC would leave the connection
+    /// subscribed behind Respite's back (and pooled for another client), an UNSUBSCRIBE would end
+    /// subscriptions Respite tracks. Refused there with an error, and the transaction is aborted
+    /// at EXEC as Redis aborts one with a command refused while queueing. SELECT and CLIENT
+    /// SETNAME are queued and applied to the client when EXEC succeeds, CLIENT ID and GETNAME
+    /// answered for it in EXEC's reply (`answeredInTransaction`); CLIENT TRACKING is queued
+    /// with its REDIRECT id translated; CLIENT PAUSE and UNPAUSE act on the whole server, as
+    /// direct.
+    public static let refusedInTransaction: Set<String> = [
+        "client|kill", "client|unblock", "client|info", "client|list",
+        "client|reply", "client|no-evict", "client|no-touch", "client|setinfo", "client|maint_notifications",
+        "client|getredir", "client|trackinginfo", "hello", "auth",
+        "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe",
+    ]
+    /// Commands Respite answers for its own client inside a transaction too: queued upstream
+    /// (so EXEC's reply keeps its shape and the server's checks apply), and the server's answer
+    /// about its connection replaced by Respite's about the client.
+    public static let answeredInTransaction: Set<String> = ["client|id", "client|getname"]
     /// Commands that run a script or function: it may keep the server busy for seconds, and
     /// Redis answers nothing else on its connection meanwhile. Each goes on a dedicated
     /// connection leased for it (reused, not dialled), so a long script stalls only the client

@@ -52,6 +52,8 @@ extension Session {
             }
             pinReasons = pinned != nil ? [.redirectTarget, .dirty] : []
             multiShapes = []
+            multiDB = nil
+            multiRewrites = []
             multiFailure = nil
             multiAborted = false
             trackingOn = false

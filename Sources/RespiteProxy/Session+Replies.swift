@@ -75,6 +75,10 @@ extension Session {
     /// its reply waits in its slot like a local one.
     func upstreamReply(_ conn: UpstreamConnection, seq: UInt32, frame: UnsafeRawBufferPointer, info: ReplyFrame) {
         if conn.pinned && blocked != nil && reissueIfUnblocked(conn, seq: seq, info: info, frame: frame) { return }
+        if let masked = maskedReply(seq: seq, frame: frame, info: info) {
+            masked.bytes.withUnsafeBytes { upstreamReply(conn, seq: seq, frame: $0, info: masked.info) }
+            return
+        }
         if conn.pinned { pinnedInFlight -= 1 } else { sharedInFlight -= 1 }
         if seq == multiSeq {
             multiSeq = .max
@@ -84,8 +88,11 @@ extension Session {
         }
         if let head = slots.first, head.seq == seq, !head.ready {
             if head.hasExtras, let extras = slotExtras[seq] {
-                if let n = extras.nameOnSuccess {
-                    if info.type == UInt8(ascii: "*"), frame.count > 1, frame[1] != UInt8(ascii: "-") { name = n }
+                if extras.nameOnSuccess != nil || extras.dbOnSuccess != nil {
+                    if info.type == UInt8(ascii: "*"), frame.count > 1, frame[1] != UInt8(ascii: "-") {
+                        if let n = extras.nameOnSuccess { name = n }
+                        if let n = extras.dbOnSuccess { db = n }
+                    }
                     awaitingLocalEffect = false
                     noteProgress()
                 }

@@ -63,68 +63,7 @@ extension Session {
             return true
         }
         // Inside MULTI everything but the transaction's own controls is queued upstream.
-        if inMulti {
-            if matches(nameBytes, "exec") || matches(nameBytes, "discard") {
-                let isExec = matches(nameBytes, "exec")
-                if isExec && multiAborted {
-                    // A command was refused while queueing: the transaction is discarded
-                    // upstream and the client gets Redis's EXECABORT.
-                    multiAborted = false
-                    multiShapes.removeAll()
-                    multiName = nil
-                    pinReasons.remove(.multi)
-                    pinReasons.remove(.watch)
-                    let seq = nextSeq
-                    let discard: StaticString = "*1\r\n$7\r\nDISCARD\r\n"
-                    let sent = sendPinned(UnsafeRawBufferPointer(start: discard.utf8Start, count: discard.utf8CodeUnitCount), shape: .plain)
-                    if let i = slotIndex(seq), !slots[i].ready {
-                        setExtras(at: i) { $0.replyOverride = Array("-EXECABORT Transaction discarded because of previous errors.\r\n".utf8) }
-                    }
-                    return sent
-                }
-                multiAborted = false
-                let shapes = multiShapes
-                multiShapes.removeAll()
-                pinReasons.remove(.multi)
-                pinReasons.remove(.watch)
-                let seq = nextSeq
-                let sent = sendPinned(frame, shape: shape, execShapes: isExec ? shapes : nil)
-                // A CLIENT SETNAME queued in the transaction names this session when EXEC runs.
-                if isExec, let queuedName = multiName, let i = slotIndex(seq) {
-                    setExtras(at: i) { $0.nameOnSuccess = queuedName }
-                    awaitingLocalEffect = true
-                }
-                multiName = nil
-                return sent
-            }
-            if matches(nameBytes, "quit") || matches(nameBytes, "reset") { return handleLocal(frame: frame, args: args, command: cmdID, shape: shape) }
-            if cmdID >= 0 && table.entries[Int(cmdID)].refusedInTransaction {
-                // The server would run it against Respite's own upstream connections.
-                multiAborted = true
-                let shown = String(table.entries[Int(cmdID)].name.uppercased().map { $0 == "|" ? " " : $0 })
-                addLocalReply(Array("-ERR Respite: \(shown) is not allowed inside MULTI (it would act on the proxy's upstream connections, not on Respite's clients)\r\n".utf8))
-                return true
-            }
-            if route == .tracking {
-                // Queued like any command, with the REDIRECT id translated and the connection
-                // kept for good (the tracking state outlives the transaction).
-                let before = pinnedInFlight
-                guard clientTracking(frame: frame, args: args, command: cmdID, shape: shape) else { return false }
-                // Queued upstream, or refused here (then EXEC aborts, as Redis after a queueing error).
-                if pinnedInFlight > before { multiShapes.append(shape) } else { multiAborted = true }
-                return true
-            }
-            if matches(nameBytes, "select") || matches(nameBytes, "client") || matches(nameBytes, "hello") || matches(nameBytes, "auth") {
-                pinReasons.insert(.dirty)
-            }
-            if matches(nameBytes, "client") && argc == 3,
-               matches(UnsafeRawBufferPointer(start: base + Int(args[1].offset), count: Int(args[1].length)), "setname") {
-                let n = Array(UnsafeRawBufferPointer(start: base + Int(args[2].offset), count: Int(args[2].length)))
-                if validClientName(n) { multiName = n }
-            }
-            multiShapes.append(shape)
-            return sendPinned(frame, shape: shape)
-        }
+        if inMulti { return handleInMulti(frame: frame, args: args, nameBytes: nameBytes, command: cmdID, route: route, shape: shape) }
         // RESP2 subscribers may only manage subscriptions, PING, QUIT and RESET (as Redis).
         if proto == 2 && subscribed {
             switch route {
@@ -142,6 +81,9 @@ extension Session {
         case .local:
             return handleLocal(frame: frame, args: args, command: cmdID, shape: shape)
         case .shared:
+            if cmdID >= 0, identity == 0, let mask = table.entries[Int(cmdID)].secretMask {
+                return sendMasked(frame, shape: shape, mask: mask)
+            }
             if interrupts { return sendInterrupt(frame, shape: shape) }
             if pinned != nil { return sendPinned(frame, shape: shape) }
             if cmdID >= 0 && (table.entries[Int(cmdID)].runsScript ||
@@ -165,6 +107,8 @@ extension Session {
             if matches(nameBytes, "multi") {
                 pinReasons.insert(.multi)
                 multiShapes.removeAll()
+                multiDB = nil
+                multiRewrites.removeAll()
                 multiAborted = false
                 multiSeq = nextSeq
             } else if matches(nameBytes, "watch") {
@@ -413,6 +357,8 @@ extension Session {
         multiFailure = why
         multiShapes.removeAll()
         multiName = nil
+        multiDB = nil
+        multiRewrites.removeAll()
         pinReasons.remove(.multi)
         pinReasons.remove(.watch)
     }

@@ -60,6 +60,12 @@ struct SlotExtras {
     var execShapes: [ReplyShape]?
     /// For EXEC: the client name a queued CLIENT SETNAME sets once the transaction runs.
     var nameOnSuccess: [UInt8]?
+    /// For EXEC: the database a queued SELECT moves the client to once the transaction runs.
+    var dbOnSuccess: Int?
+    /// The reply carries upstream secrets to mask (run with Respite's own identity).
+    var secretMask: SecretMask?
+    /// For EXEC: the queued commands whose replies Respite rewrites.
+    var execRewrites: [ExecRewrite]?
     /// For CLIENT TRACKING: the tracking state that holds once the server accepts it.
     var tracking: TrackingChange?
     /// For CLIENT GETREDIR / TRACKINGINFO: the server's id of the redirect target, shown as
@@ -67,6 +73,14 @@ struct SlotExtras {
     var redirectRewrite: RedirectIDs?
     /// Bytes that answer the client instead of the server's reply (an aborted EXEC).
     var replyOverride: [UInt8]?
+}
+
+/// A queued command of a transaction whose reply (element `index` of EXEC's) Respite rewrites:
+/// secrets masked, or the answer Respite gives for its own client (CLIENT ID, GETNAME).
+struct ExecRewrite {
+    var index: Int
+    var mask: SecretMask?
+    var value: RESPValue?
 }
 
 /// A redirect target named both ways: the server's id of its connection, and its Respite id.
@@ -128,6 +142,10 @@ final class Session {
     var multiShapes: [ReplyShape] = []
     /// A CLIENT SETNAME queued in the open transaction.
     var multiName: [UInt8]?
+    /// The database of the last valid SELECT queued in the open transaction.
+    var multiDB: Int?
+    /// Queued commands of the open transaction whose replies Respite rewrites.
+    var multiRewrites: [ExecRewrite] = []
     /// Why the client's open transaction could not start upstream (its MULTI, or the connection
     /// it was queued on, failed): until its EXEC or DISCARD no command of it may run.
     var multiFailure: String?

@@ -141,7 +141,14 @@ final class CommandTableTests: XCTestCase {
         XCTAssertTrue(CommandRoute.blocking.pinsConnection)
         XCTAssertFalse(CommandRoute.shared.pinsConnection)
         XCTAssertTrue(table.lookup(name: "client|kill")?.refusedInTransaction == true)
-        XCTAssertTrue(table.lookup(name: "client|list")?.refusedInTransaction == false)
+        for name in ["client|list", "client|info", "client|reply", "client|no-evict", "hello", "auth",
+                     "subscribe", "psubscribe", "ssubscribe", "unsubscribe"] {
+            XCTAssertTrue(table.lookup(name: name)?.refusedInTransaction == true, name)
+        }
+        for name in ["select", "client|setname", "client|id", "client|getname", "client|tracking", "client|pause",
+                     "client|unpause", "get"] {
+            XCTAssertTrue(table.lookup(name: name)?.refusedInTransaction == false, name)
+        }
     }
 
     func testKeyIndexesResolveNegativeLastKey() throws {
