@@ -105,6 +105,10 @@ struct BlockedRequest {
     var shape: ReplyShape
     /// CLIENT UNBLOCK was sent for it; a null reply means "re-issue", a value is delivered.
     var unblocking = false
+    /// A client's CLIENT UNBLOCK was relayed for it: it is no longer blocked as far as other
+    /// clients can tell (a second CLIENT UNBLOCK answers 0, as Redis does), and its reply is
+    /// delivered, never re-issued by a handoff.
+    var unblockedByClient = false
 }
 
 extension Session {
@@ -136,7 +140,7 @@ extension Session {
     func reissueIfUnblocked(_ conn: UpstreamConnection, seq: UInt32, info: ReplyFrame, frame: UnsafeRawBufferPointer) -> Bool {
         guard let b = blocked, b.seq == seq else { return false }
         blocked = nil
-        guard b.unblocking else { return false }
+        guard b.unblocking, !b.unblockedByClient else { return false }
         let isNull = frame.count >= 3 && (frame[0] == UInt8(ascii: "_") || (frame[1] == UInt8(ascii: "-") && frame[2] == UInt8(ascii: "1")))
         guard isNull else { return false }   // it got a value before the unblock: deliver it
         // Time left of the original timeout (0 = forever stays 0).
