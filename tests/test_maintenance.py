@@ -276,3 +276,23 @@ def test_maintenance_events_are_counted_in_metrics():
             assert r.read() == b"ok\n"
     finally:
         procs.stop_all()
+
+
+def test_simulator_relays_deep_replies_as_redis_made_them():
+    """The simulator fronts a real redis-server: a 200-deep script reply passes through it, and
+    through Respite in front of it, exactly as redis-server sends it (its framing has no depth
+    limit, like Respite's upstream side)."""
+    from harness import Conn
+    deep = "local t = {1} for i = 1, 199 do t = {t} end return t"
+    procs = Procs("m-deep")
+    try:
+        sim = Simulator(procs)
+        proxy = procs.respite(sim.port, args=RESPITE_ARGS)
+        with Conn(sim.backend(), timeout=10) as direct:
+            want = direct.call_raw("EVAL", deep, "0")
+        assert want.startswith(b"*1\r\n*1\r\n") and want.count(b"*1\r\n") == 200
+        for addr in (("127.0.0.1", sim.port), proxy.addr):
+            with Conn(addr, timeout=10) as c:
+                assert c.call_raw("EVAL", deep, "0") == want, f"through {addr}"
+    finally:
+        procs.stop_all()

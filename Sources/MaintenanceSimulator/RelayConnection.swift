@@ -46,7 +46,7 @@ final class RelayConnection {
     private let fromBackend = ByteBuffer(capacity: 4096)
     private let toBackend = ByteBuffer(capacity: 4096)
     private var requests = RequestScanner()
-    private var replies = ReplyScanner()
+    private var replies = ReplyScanner(limits: .serverReplies)
     private var expected: [Expectation] = []
     /// Frames held back by injected latency, released in order when due.
     private(set) var delayed: [(due: Int64, bytes: [UInt8])] = []

@@ -26,6 +26,19 @@ public struct RESPLimits: Sendable, Equatable {
     public var unauthenticatedMaxBulkLength: Int = 16384
     public var unauthenticatedMaxElements: Int = 10
     public init() {}
+
+    /// For replies read from a Redis server: nesting and size limits protect a reader from its
+    /// clients, but a reply is passed on as Redis made it (a script returning a self-referencing
+    /// table nests ~8000 deep), so only framing errors break a connection. A line without its
+    /// newline is still bounded, so a peer that is not Redis cannot grow a buffer forever.
+    public static let serverReplies: RESPLimits = {
+        var l = RESPLimits()
+        l.maxDepth = Int.max
+        l.maxElements = 1 << 50      // far past anything real, and no overflow in length sums
+        l.maxBulkLength = 1 << 50
+        l.maxInline = 512 * 1024 * 1024
+        return l
+    }()
 }
 
 /// A malformed frame; `message` is Redis's text after `-ERR `.

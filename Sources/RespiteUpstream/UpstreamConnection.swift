@@ -179,21 +179,8 @@ public final class UpstreamConnection {
         self.address = address
         self.pool = pool
         self.retainsRequests = !pinned
-        self.scanner = ReplyScanner(limits: UpstreamConnection.replyLimits)
+        self.scanner = ReplyScanner(limits: .serverReplies)
     }
-
-    /// What the upstream's replies are framed with. Nesting and size limits protect Respite from
-    /// its clients; a reply is passed on as Redis made it (a script returning a self-referencing
-    /// table nests ~8000 deep), so only framing errors break a connection. A line without its
-    /// newline is still bounded, so a peer that is not Redis cannot grow the buffer forever.
-    static let replyLimits: RESPLimits = {
-        var l = RESPLimits()
-        l.maxDepth = Int.max
-        l.maxElements = 1 << 50      // far past anything real, and no overflow in length sums
-        l.maxBulkLength = 1 << 50
-        l.maxInline = 512 * 1024 * 1024
-        return l
-    }()
 
     /// The address this connection actually reached (its peer), once connected.
     public var peer: (host: String, port: Int)? { fd >= 0 ? Socket.peer(fd) : nil }
