@@ -20,10 +20,15 @@ public final class ByteBuffer {
 
     public init(capacity: Int = 16 * 1024) {
         self.capacity = max(capacity, 64)
-        self.base = UnsafeMutablePointer<UInt8>.allocate(capacity: self.capacity)
+        self.base = ByteBuffer.allocate(self.capacity)
     }
 
-    deinit { base.deallocate() }
+    deinit { free(base) }
+
+    private static func allocate(_ n: Int) -> UnsafeMutablePointer<UInt8> {
+        guard let p = malloc(n) else { fatalError("ByteBuffer: out of memory allocating \(n) bytes") }
+        return p.assumingMemoryBound(to: UInt8.self)
+    }
 
     /// Bytes ready to be read.
     @inlinable public var readableCount: Int { writeIndex - readIndex }
@@ -43,10 +48,10 @@ public final class ByteBuffer {
         }
         var newCapacity = capacity
         while newCapacity - writeIndex < n { newCapacity = newCapacity &* 2 }
-        let fresh = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
-        if writeIndex > 0 { fresh.update(from: base, count: writeIndex) }
-        base.deallocate()
-        base = fresh
+        // realloc: a large block grows in place by remapping its pages (glibc's mremap), so a
+        // buffer of hundreds of megabytes is never resident twice while it grows.
+        guard let grown = realloc(base, newCapacity) else { fatalError("ByteBuffer: out of memory growing to \(newCapacity) bytes") }
+        base = grown.assumingMemoryBound(to: UInt8.self)
         capacity = newCapacity
     }
 
@@ -62,9 +67,9 @@ public final class ByteBuffer {
     /// Shrinks an idle, oversized buffer back to `capacity` (called when a large value has gone).
     public func shrinkIfIdle(to target: Int) {
         guard readableCount == 0, capacity > target else { return }
-        base.deallocate()
+        free(base)
         capacity = target
-        base = UnsafeMutablePointer<UInt8>.allocate(capacity: target)
+        base = ByteBuffer.allocate(target)
         readIndex = 0
         writeIndex = 0
     }

@@ -80,6 +80,7 @@ extension Session {
             return
         }
         if conn.pinned { pinnedInFlight -= 1 } else { sharedInFlight -= 1 }
+        replyBytesAverage &+= (frame.count &- replyBytesAverage) >> 3
         if seq == multiSeq {
             multiSeq = .max
             if info.isError && inMulti {
@@ -133,6 +134,10 @@ extension Session {
         // connection that closes while delivering flushes the sessions marked by then.
         markDirty()
         afterRemoteReply(conn, frame: frame, info: info)
+        // Past the hard limit on a shared connection's delivery the client goes at once, as
+        // Redis closes it when the reply is queued: one read pass of big replies cannot pile
+        // up far past the limit before the flush would check it.
+        if !conn.pinned { checkHardOutputLimit() }
     }
 
     /// Index of the slot with sequence number `seq`.

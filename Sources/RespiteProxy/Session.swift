@@ -136,6 +136,12 @@ final class Session {
     // Routing state.
     var shared: UpstreamConnection?
     var sharedInFlight = 0
+    /// Running average of this client's reply sizes in bytes (1/8 weight per reply), starting
+    /// pessimistic: with it, requests in flight are limited to about `client-output-high-water`
+    /// bytes of expected replies, so a pipeline of big GETs cannot queue hundreds of megabytes
+    /// ahead of other clients on a shared connection (32 requests before any reply is seen).
+    var replyBytesAverage = Session.initialReplyBytesAverage
+    static let initialReplyBytesAverage = 128 * 1024
     var pinned: UpstreamConnection?
     var pinnedInFlight = 0
     var pinReasons: PinReasons = []
@@ -273,8 +279,12 @@ final class Session {
             }
             // Pending work is bounded: requests in flight, and replies (local ones included)
             // waiting behind an older one, at most `client-max-inflight`; unread output at
-            // most the high-water mark. Past either, input is not read until replies leave.
-            if sharedInFlight + pinnedInFlight >= maxInFlight || slots.count >= maxInFlight || outbuf.readableCount >= highWater {
+            // most the high-water mark, and so are the replies expected for the requests in
+            // flight (their number × the average reply so far). Past any of these, input is
+            // not read until replies leave.
+            let inFlight = sharedInFlight + pinnedInFlight
+            if inFlight >= maxInFlight || slots.count >= maxInFlight || outbuf.readableCount >= highWater
+                || (inFlight > 0 && inFlight &* replyBytesAverage >= highWater) {
                 waiting = true
                 return
             }
@@ -372,6 +382,9 @@ final class Session {
     func onWritable() {
         writeArmed = false
         flushOutput()
+        // Output drained: a session waiting on it (unread output past the high-water mark)
+        // resumes now, not at the next upstream read, which may never come.
+        if resumeQueued { proxy.flushDirty() }
     }
 
     /// Writes pending output; arms write readiness on a short write.
@@ -412,6 +425,13 @@ final class Session {
         guard limit.exceeded(used: outbuf.readableCount, softSince: &softLimitSince, nowMs: monotonicMs()) else { return }
         Log.warning("Client \(proxy.clientInfoLine(self).dropLast()) scheduled to be closed ASAP for overcoming of output buffer limits.")
         close()
+    }
+
+    /// `checkOutputLimits` when the unread output has reached the hard limit (cheap enough for
+    /// every reply).
+    @inline(__always) func checkHardOutputLimit() {
+        let hard = proxy.settings.outputLimits[clientClass].hard
+        if hard > 0 && outbuf.readableCount >= hard { checkOutputLimits() }
     }
 
     /// Marks output pending; the proxy flushes dirty sessions after each upstream read.
