@@ -93,7 +93,7 @@ public enum ConfigDirectives {
               "requests one client may have awaiting upstream replies before Respite reads no more of its input"),
         .init("client-output-high-water", .bytes(\.clientOutputHighWater, 64 * 1024...1024 * ConfigValues.gb),
               default: "4mb", reloadable: true,
-              "unread output of one client above which its next requests wait until it reads"),
+              "unread output of one client, and replies expected for its requests in flight, above which its next requests wait"),
         .init("proto-inline-max-size", .bytes(\.protoInlineMaxSize, 1...ConfigValues.gb),
               default: "64kb", reloadable: true,
               "longest inline (non-RESP) request line"),
