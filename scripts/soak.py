@@ -58,6 +58,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--load-requests", type=int, default=20000, help="requests per respite-load run")
     p.add_argument("--load-period", type=float, default=30.0, help="seconds between respite-load runs")
     p.add_argument("--stall-ms", type=float, default=env_float("SOAK_STALL_MS", 2000))
+    # The simulator's failover holds every connection at a frame boundary with no request in
+    # flight, waiting up to 2 s for a blocked command (the BLPOP consumer) before it moves them:
+    # replies during a maintenance event may wait that long by design.
+    p.add_argument("--maint-stall-ms", type=float, default=env_float("SOAK_MAINT_STALL_MS", 3000))
     p.add_argument("--rss-mb-per-hour", type=float, default=env_float("SOAK_RSS_MB_PER_HOUR", 32))
     p.add_argument("--rss-noise-mb", type=float, default=env_float("SOAK_RSS_NOISE_MB", 16))
     p.add_argument("--fds-per-hour", type=float, default=env_float("SOAK_FDS_PER_HOUR", 16))
@@ -126,11 +130,20 @@ def run_kind(name, fn, ctx: Ctx, sampler: Sampler, proc, ledger: Ledger, retain_
             "alive": proc.poll() is None, **obs}
 
 
-def judge_kind(k: dict, ledger: Ledger, args) -> None:
+def too_slow(stalls: list, events: list[dict], args) -> list:
+    """The slow replies past their limit: --maint-stall-ms while a maintenance event runs (a
+    reply is recorded when it arrives, so up to a second after the event ends), --stall-ms
+    otherwise."""
+    def in_event(t: float) -> bool:
+        return any(e["start"] - 0.5 <= t <= e.get("end", e["start"] + 60) + 1.0 for e in events)
+    return [s for s in stalls if s[2] > (args.maint_stall_ms if in_event(s[0]) else args.stall_ms)]
+
+
+def judge_kind(k: dict, ledger: Ledger, args, events: list[dict]) -> None:
     """Adds the checks every kind shares; sets k["pass"]."""
     lo, hi = k["start"] - 1.0, k["end"] + 1.0
     errs = [e for e in ledger.errors if lo <= e[0] <= hi]
-    stalls = [s for s in ledger.stalls if lo <= s[0] <= hi]
+    stalls = too_slow([s for s in ledger.stalls if lo <= s[0] <= hi], events, args)
     k["wellbehaved_errors"] = len(errs)
     k["error_examples"] = [f"{w}: {t}" for _, w, t in errs[:3]]
     k["wellbehaved_stalls"] = len(stalls)
@@ -138,7 +151,7 @@ def judge_kind(k: dict, ledger: Ledger, args) -> None:
     c = k["checks"]
     c["Respite alive"] = k["alive"]
     c["no well-behaved client error"] = not errs
-    c[f"no well-behaved reply slower than {args.stall_ms:.0f} ms"] = not stalls
+    c[f"no well-behaved reply slower than {args.stall_ms:.0f} ms ({args.maint_stall_ms:.0f} in maintenance)"] = not stalls
     c[f"peak RSS within +{args.peak_mb:.0f} MB"] = k["rss_peak_mb"] - k["rss_before_mb"] <= args.peak_mb
     c[f"RSS back within {args.retain_mb:.0f} MB after"] = k["rss_after_mb"] - k["rss_before_mb"] <= args.retain_mb
     if k["kind"] == "unblock-flood":
@@ -293,7 +306,7 @@ def soak(args, binary: Path, kinds, work: Path, services: list) -> int:
         print(f"soak: could not check the writes: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
     for k in results:
-        judge_kind(k, ledger, args)
+        judge_kind(k, ledger, args, maint.events)
     after = args.warmup
     rss = growth_verdict(sampler.series(after, "rss_kb", MB, rest_only=True, until=args.seconds),
                          args.rss_mb_per_hour, args.rss_noise_mb)
@@ -313,7 +326,8 @@ def soak(args, binary: Path, kinds, work: Path, services: list) -> int:
     }
     checks = {"Respite alive at the end": alive,
               "no well-behaved client error": not ledger.errors,
-              f"no well-behaved reply slower than {args.stall_ms:.0f} ms": not ledger.stalls,
+              f"no well-behaved reply slower than {args.stall_ms:.0f} ms ({args.maint_stall_ms:.0f} in maintenance)":
+                  not too_slow(ledger.stalls, maint.events, args),
               "no lost write": check["lost_writes"] == 0,
               f"maintenance events ran ({len(maint.events)})": bool(maint.events)
               and all(e["status"] == "success" for e in maint.events),
