@@ -265,6 +265,12 @@ def unblock_flood(ctx: Ctx, n: int = 3000) -> dict:
     with Conn(ctx.addr, timeout=10) as b, Conn(ctx.addr, timeout=30) as a:
         bid = b.call("CLIENT", "ID")
         b.send_cmd("BLPOP", f"soak:never2:{ctx.cycle}", "0")
+        # As against Redis, an unblock only counts once the BLPOP has arrived (Respite shows it
+        # blocked); it may still be setting up the upstream connection for it.
+        for _ in range(500):
+            if "flags=b" in a.call("CLIENT", "LIST", "ID", str(bid)).decode():
+                break
+            time.sleep(0.01)
         w.start()
         a.send(cmd("CLIENT", "UNBLOCK", str(bid)) * n)
         replies = {}

@@ -44,3 +44,24 @@ def test_client_unblock_releases_a_blocked_client(proxy, key):
         wait_until(lambda: other.call("CLIENT", "UNBLOCK", str(bid)) == 1, 5.0, "the client to be blocked and released")
         assert blocked.read_raw(timeout=5) == b"*-1\r\n"
         assert other.call("CLIENT", "UNBLOCK", str(bid)) == 0
+
+
+def test_client_unblock_while_the_blocked_clients_connection_is_being_set_up(procs, key):
+    """CLIENT UNBLOCK that arrives after a client's BLPOP but before Respite's upstream
+    connection for it is set up still answers 1 and releases it, once the command reaches the
+    server. The server is paused so the new connection's handshake waits: without the deferral
+    the unblock answered 0 and the client stayed blocked for good."""
+    from harness import wait_until
+    redis = procs.redis()
+    proxy = procs.respite(redis.port)
+    with Conn(redis.addr) as admin, Conn(proxy.addr) as blocked, Conn(proxy.addr) as other:
+        bid = blocked.call("CLIENT", "ID")
+        # Every client of the server waits (this one too) until the pause ends by itself.
+        assert admin.call("CLIENT", "PAUSE", "1500", "ALL") == "OK"
+        blocked.send_cmd("BLPOP", key, "0")
+        wait_until(lambda: "flags=b" in other.call("CLIENT", "LIST", "ID", str(bid)).decode(), 1.0,
+                   "Respite to take the BLPOP")
+        assert other.call("CLIENT", "UNBLOCK", str(bid)) == 1
+        assert other.call("CLIENT", "UNBLOCK", str(bid)) == 0
+        assert blocked.read_raw(timeout=5) == b"*-1\r\n"
+        assert blocked.call("PING") == "PONG"

@@ -215,6 +215,11 @@ public final class Proxy: UpstreamDelegate {
         flushDirty()
     }
 
+    public func upstreamPinnedReady(_ conn: UpstreamConnection) {
+        let i = Int(conn.leasedTo)
+        if i >= 0 && i < sessions.count, let s = sessions[i], !s.closed { s.pinnedReady(conn) }
+    }
+
     public func upstreamPinnedRetiring(_ conn: UpstreamConnection) {
         let i = Int(conn.leasedTo)
         if i >= 0 && i < sessions.count, let s = sessions[i], !s.closed { s.pinnedRetiring(conn) }

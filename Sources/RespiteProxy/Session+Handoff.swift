@@ -109,6 +109,9 @@ struct BlockedRequest {
     /// clients can tell (a second CLIENT UNBLOCK answers 0, as Redis does), and its reply is
     /// delivered, never re-issued by a handoff.
     var unblockedByClient = false
+    /// The client's CLIENT UNBLOCK came while the pinned connection was still in its handshake
+    /// (its upstream id unknown): the mode to relay once the connection is ready.
+    var unblockRelayMode: [UInt8]?
 }
 
 extension Session {
@@ -122,6 +125,37 @@ extension Session {
                                      startedAt: monotonicMs(), seq: seqBefore, shape: shape)
         }
         return true
+    }
+
+    /// Another client's CLIENT UNBLOCK of this one: answered 1 while the blocking command waits
+    /// (sent or held behind the pinned connection's handshake) and relayed to its upstream
+    /// connection as soon as that connection's id is known — so an unblock that arrives right
+    /// after the command, before the connection is set up, is not lost. False when not blocked.
+    func unblockByClient(mode: String) -> Bool {
+        guard var b = blocked, !b.unblockedByClient, let conn = pinned, conn.state != .closed else { return false }
+        b.unblockedByClient = true
+        if conn.serverClientID < 0 {
+            b.unblockRelayMode = Array(mode.utf8)
+            blocked = b
+            return true
+        }
+        blocked = b
+        relayUnblock(on: conn, mode: Array(mode.utf8))
+        return true
+    }
+
+    /// The pinned connection is set up: an unblock that waited for its id goes out now (after
+    /// the blocking command, which was written as the connection went ready).
+    func pinnedReady(_ conn: UpstreamConnection) {
+        guard conn === pinned, var b = blocked, let mode = b.unblockRelayMode, conn.serverClientID >= 0 else { return }
+        b.unblockRelayMode = nil
+        blocked = b
+        relayUnblock(on: conn, mode: mode)
+    }
+
+    private func relayUnblock(on conn: UpstreamConnection, mode: [UInt8]) {
+        proxy.pool.runControlCommand([Array("CLIENT".utf8), Array("UNBLOCK".utf8), Array(String(conn.serverClientID).utf8), mode],
+                                     on: conn.address)
     }
 
     /// The pinned connection is retiring while a blocking command waits on it: release it with

@@ -290,11 +290,7 @@ extension Session {
                 return true
             }
             // A Respite client id: its blocked command waits on its own upstream connection.
-            if let s = proxy.session(clientID: target), let b = s.blocked, !b.unblockedByClient,
-               let conn = s.pinned, conn.serverClientID >= 0 {
-                s.blocked?.unblockedByClient = true
-                proxy.pool.runControlCommand([Array("CLIENT".utf8), Array("UNBLOCK".utf8),
-                                              Array(String(conn.serverClientID).utf8), Array(mode.utf8)], on: conn.address)
+            if let s = proxy.session(clientID: target), s.unblockByClient(mode: mode) {
                 addLocalReply(r.integer(1))
             } else {
                 addLocalReply(r.integer(0))

@@ -73,6 +73,9 @@ public protocol UpstreamDelegate: AnyObject {
                         request: UnsafeRawBufferPointer?)
     /// A pinned connection leased to a session closed.
     func upstreamPinnedClosed(_ conn: UpstreamConnection)
+    /// A pinned connection leased to a session finished its handshake: its upstream client id
+    /// is known and the requests held for it are written.
+    func upstreamPinnedReady(_ conn: UpstreamConnection)
     /// A pinned connection leased to a session must be handed off (MOVING): the session moves
     /// its state to a new connection at a safe point.
     func upstreamPinnedRetiring(_ conn: UpstreamConnection)
@@ -397,6 +400,8 @@ public final class UpstreamConnection {
             maintenanceEnabled = true
         } else if step == clientIDStep {
             if case .integer(let id)? = (try? RESPValue.decode(frame))?.value { serverClientID = id }
+            // Learnt by a deferred setup after the connection went ready.
+            if state == .ready && pinned && leasedTo >= 0 { pool.delegate?.upstreamPinnedReady(self) }
         } else if step == 0 {
             helloReply = (try? RESPValue.decode(frame))?.value
         }
@@ -477,6 +482,7 @@ public final class UpstreamConnection {
         }
         if !retainsRequests { written = 0 }
         flush()
+        if pinned && leasedTo >= 0 && state == .ready { pool.delegate?.upstreamPinnedReady(self) }
     }
     private var handshakeStep = 0
 
