@@ -117,6 +117,14 @@ class Load:
         # Every client is up and has been answered before the scenario starts.
         wait_until(lambda: all(o.replies > 0 or o.errors for o in self.outcomes), 10.0, "every client answered")
 
+    def wait_progress(self, replies: int = 20, deadline: float = 15.0) -> None:
+        """Waits until every client has had `replies` more replies than now (or has stopped with an
+        error, which the scenario's checks then report): each one has run on past whatever the
+        scenario just did."""
+        start = {o.name: o.replies for o in self.outcomes}
+        wait_until(lambda: all(o.replies >= start[o.name] + replies or o.errors for o in self.outcomes),
+                   deadline, f"every client to get {replies} more replies")
+
     def finish(self, deadline: float = 15.0) -> list[Outcome]:
         self.stop.set()
         end = time.monotonic() + deadline

@@ -38,9 +38,8 @@ def run_scenario(tmp_tag, action, params, maintenance, extra_args=()):
         load = Load(proxy.addr, prefix=tmp_tag)
         load.start()
         record = sim.action(action, **params) if action else None
-        # Let every client run on the new backend for a moment after the action.
-        import time
-        time.sleep(1.0)
+        # Every client runs on (on the new backend) after the action.
+        load.wait_progress()
         outcomes = load.finish()
         check = backend_check(sim, load)
         log = procs.logs()
@@ -119,8 +118,7 @@ def test_raw_unknown_and_malformed_pushes_are_ignored():
         load = Load(proxy.addr, prefix="m-raw")
         load.start()
         sim.action("raw", query="encoding=raw", body=frames)
-        import time
-        time.sleep(2.0)
+        load.wait_progress()
         outcomes = load.finish()
         check = backend_check(sim, load)
         assert_clean(load, outcomes, check, procs.logs())
@@ -138,8 +136,7 @@ def test_kill_fails_only_unknown_outcome_writes():
         load = Load(proxy.addr, prefix="m-kill")
         load.start()
         sim.action("kill")
-        import time
-        time.sleep(1.5)
+        load.wait_progress()
         outcomes = load.finish()
         check = backend_check(sim, load)
         report = summary(outcomes, check)
@@ -237,7 +234,7 @@ def test_unreachable_moving_target_falls_back_and_breaker_cycles():
         time.sleep(1.2)  # the breaker's reset time (1s) must pass: that is the behaviour under test
         sim.action("raw", query="encoding=raw", body=moving(203))
         wait_until(lambda: "is half-open" in log(), 10.0, "the breaker to half-open")
-        time.sleep(1.0)
+        load.wait_progress()
         outcomes = load.finish()
         check = backend_check(sim, load)
         assert_clean(load, outcomes, check, procs.logs())
