@@ -36,8 +36,8 @@ from bench_maint import STALL_TARGET_MS, maintenance_segment, stall_table, verdi
 from benchlib import PING, ROOT, Service, log, ping, raise_fd_limit, start_redis, start_respite, start_twemproxy
 
 DEFAULT_TESTS = "set,get,incr,lpush,lrange_100,mset"
-ALL_TARGETS = ("direct", "twemproxy", "respite")
-LABEL = {"direct": "direct", "twemproxy": "twemproxy", "respite": "Respite"}
+ALL_TARGETS = ("direct", "twemproxy", "respite", "before")
+LABEL = {"direct": "direct", "twemproxy": "twemproxy", "respite": "Respite", "before": "Respite before"}
 
 # The targets the project set for Respite against twemproxy (reported, never asserted).
 RPS_TARGET = {1: 1.0, 16: 1.3}
@@ -188,6 +188,8 @@ def table(results: Results, pipeline: int) -> list[str]:
     head += [f"{LABEL[x]} ÷ direct" for x in t if x != "direct" and "direct" in t]
     if both:
         head += ["Respite ÷ twemproxy", f"≥ {RPS_TARGET[pipeline]:.1f}× twemproxy"]
+    if "before" in t and "respite" in t:
+        head += ["Respite ÷ Respite before"]
     head += ["p50 ms (" + " / ".join(LABEL[x] for x in t) + ")",
              "p99 ms (" + " / ".join(LABEL[x] for x in t) + ")"]
     if both:
@@ -201,6 +203,8 @@ def table(results: Results, pipeline: int) -> list[str]:
             r, w = med["respite"], med["twemproxy"]
             row.append(fmt_ratio(r, w))
             row.append(verdict(r.rps >= RPS_TARGET[pipeline] * w.rps) if r and w else "–")
+        if "before" in t and "respite" in t:
+            row.append(fmt_ratio(med["respite"], med["before"]))
         row.append(" / ".join(f"{med[x].p50:.3f}" if med[x] else "–" for x in t))
         row.append(" / ".join(f"{med[x].p99:.3f}" if med[x] else "–" for x in t))
         if both:
@@ -218,9 +222,12 @@ def cpu_line(results: Results, pipeline: int) -> list[str]:
     if not med:
         return []
     parts = [f"{LABEL[x]} {med[x]:.2f} µs" for x in results.targets if x in med]
-    ratio = ""
+    ratios = []
     if "respite" in med and "twemproxy" in med and med["twemproxy"] > 0:
-        ratio = f" (Respite ÷ twemproxy {med['respite'] / med['twemproxy']:.2f}×)"
+        ratios.append(f"Respite ÷ twemproxy {med['respite'] / med['twemproxy']:.2f}×")
+    if "respite" in med and "before" in med and med["before"] > 0:
+        ratios.append(f"Respite ÷ Respite before {med['respite'] / med['before']:.2f}×")
+    ratio = f" ({'; '.join(ratios)})" if ratios else ""
     return ["Proxy CPU per request (user + system, all tests of the run, median over rounds): "
             + ", ".join(parts) + ratio + ".", ""]
 
@@ -289,7 +296,7 @@ def machine() -> dict[str, str]:
             "kernel": f"{platform.system()} {platform.release()}"}
 
 
-def versions(respite: Path | None, targets: list[str]) -> dict[str, str]:
+def versions(respite: Path | None, targets: list[str], before: Path | None = None) -> dict[str, str]:
     v = {"redis-server": command_output(["redis-server", "--version"]),
          "redis-benchmark": command_output(["redis-benchmark", "--version"])}
     if "twemproxy" in targets:
@@ -298,6 +305,8 @@ def versions(respite: Path | None, targets: list[str]) -> dict[str, str]:
         rev = command_output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
         v["respite"] = f"{command_output([str(respite), '--version'])}, git {rev}"
         v["swift"] = command_output(["swift", "--version"])
+    if "before" in targets and before:
+        v["respite before"] = f"{command_output([str(before), '--version'])} ({before})"
     return v
 
 
@@ -331,7 +340,7 @@ def report(results: Results, args: argparse.Namespace, argv: list[str], started:
            ]
     if args.respite_arg:
         out.append(f"- Respite arguments: `{shlex.join(args.respite_arg)}`")
-    out.append("- versions: " + "; ".join(f"{k} `{v}`" for k, v in versions(args.respite, results.targets).items()))
+    out.append("- versions: " + "; ".join(f"{k} `{v}`" for k, v in versions(args.respite, results.targets, args.respite_before).items()))
     out.append("")
     for pipeline, n in ((1, args.requests), (16, args.requests_pipelined)):
         if pipeline not in results.samples:
@@ -383,6 +392,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--pipelines", default="1,16", help="pipeline depths (default 1,16)")
     p.add_argument("--idle-clients", type=int, default=1000, help="0 skips the memory measurement")
     p.add_argument("--respite", type=Path, default=ROOT / ".build" / "release" / "respite")
+    p.add_argument("--respite-before", type=Path, default=None,
+                   help="a previous respite binary, measured as the target 'before' in the same run "
+                        "(copy it out of .build first: a change's CPU per request against the code before it)")
     p.add_argument("--respite-arg", action="append", default=[],
                    help="extra argument for respite (repeat: --respite-arg=--upstream-pool-size --respite-arg=2)")
     p.add_argument("--maint", action=argparse.BooleanOptionalAction, default=True,
@@ -400,7 +412,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     bad = [t for t in args.targets if t not in ALL_TARGETS]
     if bad or not args.targets:
         p.error(f"unknown targets {bad}; choose from {','.join(ALL_TARGETS)}")
+    if args.respite_before and "before" not in args.targets:
+        args.targets.append("before")
     args.targets = [t for t in ALL_TARGETS if t in args.targets]
+    if "before" in args.targets and not (args.respite_before and os.access(args.respite_before, os.X_OK)):
+        p.error("the target 'before' needs --respite-before BIN")
     args.pipelines = [int(x) for x in args.pipelines.split(",") if x]
     for pipeline in args.pipelines:
         RPS_TARGET.setdefault(pipeline, 1.0)
@@ -445,6 +461,11 @@ def main(argv: list[str]) -> int:
             if "respite" in args.targets:
                 procs["respite"] = start_respite(workdir, args.respite, redis.port, args.respite_arg)
                 services.append(procs["respite"])
+            if "before" in args.targets:
+                before_dir = workdir / "before"
+                before_dir.mkdir()
+                procs["before"] = start_respite(before_dir, args.respite_before, redis.port, args.respite_arg)
+                services.append(procs["before"])
             for name, svc in procs.items():
                 svc.wait_ready()
                 ports[name] = svc.port
@@ -479,7 +500,8 @@ def main(argv: list[str]) -> int:
                     if name == "twemproxy":
                         svc = start_twemproxy(fresh_dir, redis.port)
                     else:
-                        svc = start_respite(fresh_dir, args.respite, redis.port, args.respite_arg)
+                        binary = args.respite_before if name == "before" else args.respite
+                        svc = start_respite(fresh_dir, binary, redis.port, args.respite_arg)
                     services.append(svc)
                     svc.wait_ready()
                     results.idle[name] = idle_clients(svc, args.idle_clients)
