@@ -35,6 +35,12 @@ public struct RelaxedWindow: Sendable, Equatable {
         if openStarts == 0 { until = now + Int64(postMs) }
     }
 
+    /// Relaxed until exactly `until` (0: not relaxed) — the deadline a MaintenanceCoordinator
+    /// decided, applied to the connection it holds the counting window for.
+    public mutating func hold(until: Int64) {
+        self.until = until
+    }
+
     /// Relaxed for `ms` from now without a start (after a handoff), never shortening.
     public mutating func extend(now: Int64, ms: Int) {
         until = max(until, now + Int64(ms))

@@ -147,14 +147,13 @@ public final class UpstreamConnection {
     public private(set) var everReady = false
     /// The server accepted `CLIENT MAINT_NOTIFICATIONS ON` on this connection.
     public private(set) var maintenanceEnabled = false
-    /// Relaxed timeouts (MIGRATING, FAILING_OVER, after a handoff).
+    /// Relaxed timeouts (MIGRATING, FAILING_OVER, after a handoff): the deadline the pool's
+    /// MaintenanceCoordinator decided for this connection.
     public var relaxed = RelaxedWindow()
     /// A pinned connection that must not be reused: it will be handed off once released.
     public var retiring = false
     /// When a draining connection gives up waiting for its in-flight replies (ms).
     var drainDeadline: Int64 = 0
-    /// The handoff this connection is being drained for.
-    var handoffSeq: Int64?
     var optInStep = -1
     /// The handshake step of a client's own login when it comes last (see `writeHandshake`).
     var loginStep = -1

@@ -97,6 +97,7 @@ extension UpstreamPool {
         c.loginCheck = job.kind == .loginCheck
         controlCount += 1
         all[c.id] = c
+        _ = maintenanceStarting(c, joinsWindow: false, now: monotonicMs())
         c.start()
         if c.state == .closed { return nil }
         if let key { c.controlKey = key; controlKeys.insert(key) }

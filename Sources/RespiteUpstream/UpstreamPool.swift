@@ -16,7 +16,7 @@ import RESP
 import RespiteMaintenance
 
 /// Where the upstream is.
-public enum UpstreamAddress: Sendable, Equatable, CustomStringConvertible {
+public enum UpstreamAddress: Sendable, Hashable, CustomStringConvertible {
     case tcp(host: String, port: Int)
     case unix(path: String)
     public var description: String {
@@ -94,24 +94,13 @@ public final class UpstreamPool {
     var tickEvent: Event?
     var all: [Int: UpstreamConnection] = [:]
 
+    /// Every maintenance decision and its state (MOVINGs handled, windows, pending reconnects,
+    /// DNS polls, breakers, handoff retries); UpstreamPool+Maintenance.swift carries them out.
+    var maintenance: MaintenanceCoordinator<UpstreamAddress>
     /// Where new connections dial: the configured address, or the target of the last MOVING
     /// (until a dial there fails, when it falls back to the configured address).
-    public internal(set) var dialAddress: UpstreamAddress
-    /// Maintenance state: MOVINGs handled (by old address and seq), pending null-endpoint
-    /// handoffs, breakers per handoff endpoint, counters.
-    var movingSeen: [String: Int64] = [:]
-    var delayedHandoffs: [(at: Int64, from: UpstreamAddress, to: UpstreamAddress, seq: Int64, seconds: Int64)] = []
-    var breakers: [String: CircuitBreaker] = [:]
-    /// Until when new connections start with relaxed timeouts (a maintenance window is open).
-    var relaxedUntil: Int64 = 0
-    /// MOVING targets named by FQDN, polled until DNS stops returning the retiring address.
-    var dnsPolls: [DNSPoll] = []
+    public var dialAddress: UpstreamAddress { maintenance.dialAddress }
     lazy var resolver = Resolver(loop: loop)
-    /// Handoffs still draining old connections: when each started and how many remain.
-    var handoffsInProgress: [Int64: (started: Int64, draining: Int)] = [:]
-    /// Failed dials to the current handoff target, and when the next one may go.
-    var handoffDialFailures = 0
-    var handoffRetryAt: Int64 = 0
     public internal(set) var stats = MaintenanceStats()
 
     // Backoff state for the endpoint.
@@ -131,7 +120,7 @@ public final class UpstreamPool {
     public init(loop: Loop, settings: UpstreamSettings) {
         self.loop = loop
         self.settings = settings
-        self.dialAddress = settings.address
+        self.maintenance = MaintenanceCoordinator(settings: settings.maintenance, configured: settings.address)
         let ctx = Unmanaged.passUnretained(self).toOpaque()
         flushEvent = loop.deferred(poolFlush, ctx)
         tickEvent = loop.timer(persist: true, poolTick, ctx)
@@ -166,10 +155,9 @@ public final class UpstreamPool {
     /// handoff target is being retried the dial waits out the retry delay; requests queue on the
     /// connection meanwhile instead of failing.
     func startConnection(_ c: UpstreamConnection) {
-        let now = monotonicMs()
-        if relaxedUntil > now { c.relaxed.extend(now: now, ms: Int(relaxedUntil - now)) }
-        if handoffRetryAt > now && c.address == dialAddress {
-            c.start(afterMs: Int(handoffRetryAt - now))
+        let delay = maintenanceStarting(c, joinsWindow: true, now: monotonicMs())
+        if delay > 0 {
+            c.start(afterMs: delay)
         } else {
             c.start()
         }
@@ -233,12 +221,13 @@ public final class UpstreamPool {
         backoffMs = 0
         downUntil = 0
         lastError = ""
-        if c.address != settings.address { recordHandoffDial(c.address, ok: true) }
+        if c.address != settings.address { maintenanceReady(c) }
     }
 
     func connectionClosed(_ c: UpstreamConnection) {
         all[c.id] = nil
-        if let seq = c.handoffSeq { handoffConnectionDone(seq) }
+        var dialFailed = false
+        defer { maintenanceClosed(c, dialFailed: dialFailed) }
         if c.control {
             controlCount -= 1
             if let key = c.controlKey { controlKeys.remove(key) }
@@ -275,7 +264,7 @@ public final class UpstreamPool {
                 if c.address != settings.address {
                     // A handoff target: retried or abandoned there; the configured upstream is
                     // not down because of it.
-                    if c.address == dialAddress { handoffDialFailed(c) }
+                    dialFailed = true
                 } else {
                     // Never got through the handshake: back off before the next attempt.
                     backoffMs = backoffMs == 0 ? settings.reconnectMinMs : min(backoffMs * 2, settings.reconnectMaxMs)
@@ -290,8 +279,7 @@ public final class UpstreamPool {
         for c in Array(all.values) { c.checkDeadline(now: now) }
         if settings.stallTimeoutMs > 0 { setAsideStalledShared(now: now) }
         checkLiveness(now: now)
-        runDelayedHandoffs(now: now)
-        runDNSPolls(now: now)
+        maintenanceTick(now: now)
     }
 
     /// Closes every connection (shutdown).
