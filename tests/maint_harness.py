@@ -122,8 +122,13 @@ class Load:
         error, which the scenario's checks then report): each one has run on past whatever the
         scenario just did."""
         start = {o.name: o.replies for o in self.outcomes}
-        wait_until(lambda: all(o.replies >= start[o.name] + replies or o.errors for o in self.outcomes),
-                   deadline, f"every client to get {replies} more replies")
+        try:
+            wait_until(lambda: all(o.replies >= start[o.name] + replies or o.errors for o in self.outcomes),
+                       deadline, f"every client to get {replies} more replies")
+        except TimeoutError as e:
+            behind = {o.name: o.replies - start[o.name] for o in self.outcomes
+                      if o.replies < start[o.name] + replies and not o.errors}
+            raise TimeoutError(f"{e}; replies since, of those behind: {behind}") from None
 
     def finish(self, deadline: float = 15.0) -> list[Outcome]:
         self.stop.set()
