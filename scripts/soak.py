@@ -234,7 +234,7 @@ def soak(args, binary: Path, kinds, work: Path, services: list) -> int:
     admin = free_port()
     respite = start_respite(work, binary, sim.port, [
         "--admin-port", str(admin), "--maxclients", str(args.maxclients),
-        "--upstream-pinned-max", str(args.pinned_max)])
+        "--upstream-pinned-max", str(args.pinned_max), *os.environ.get("SOAK_RESPITE_ARGS", "").split()])
     services.append(respite)
     respite.wait_ready()
     addr = ("127.0.0.1", respite.port)

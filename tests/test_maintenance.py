@@ -293,3 +293,41 @@ def test_simulator_relays_deep_replies_as_redis_made_them():
                 assert c.call_raw("EVAL", deep, "0") == want, f"through {addr}"
     finally:
         procs.stop_all()
+
+
+def test_client_unblock_reaches_a_connection_the_endpoint_moved_to_another_server():
+    """A bind's new endpoint first fronts the old server, then switches its live connections to
+    the promoted one: the upstream id a pinned connection learnt in between names nobody there.
+    Respite learns it again before a blocking command once a maintenance came, so CLIENT UNBLOCK
+    of a Respite client still releases it after the bind (before, it answered 1 and the client
+    stayed blocked)."""
+    import threading
+    from harness import Conn, wait_until
+    procs = Procs("m-unblock")
+    try:
+        sim = Simulator(procs)
+        proxy = procs.respite(sim.port, args=RESPITE_ARGS + ("--maint-notifications", "enabled"))
+        log = proxy.process.log
+        # The old server's client ids run ahead of the new one's, so an old id cannot name the
+        # same connection on the new server by chance.
+        for _ in range(100):
+            with Conn(("127.0.0.1", sim.port)) as c:
+                assert c.call("PING") == "PONG"
+        with Conn(proxy.addr) as b, Conn(proxy.addr) as a:
+            bid = b.call("CLIENT", "ID")
+            done = {}
+            t = threading.Thread(target=lambda: done.setdefault("rec", sim.action("bind", time=3)), daemon=True)
+            t.start()
+            wait_until(lambda: "event=MOVING" in log(), 10.0, "Respite to act on the MOVING")
+            # A pinned connection set up inside the window, to the new endpoint (old server).
+            assert b.call("BLPOP", "m-unblock:never", "0.05") is None
+            t.join(30)
+            assert done.get("rec", {}).get("status") == "success"
+            for attempt in range(3):
+                b.send_cmd("BLPOP", "m-unblock:never", "0")
+                wait_until(lambda: "flags=b" in a.call("CLIENT", "LIST", "ID", str(bid)).decode(), 5.0,
+                           "Respite to take the BLPOP")
+                assert a.call("CLIENT", "UNBLOCK", str(bid)) == 1
+                assert b.read_raw(timeout=5) == b"*-1\r\n", f"attempt {attempt}"
+    finally:
+        procs.stop_all()

@@ -133,6 +133,8 @@ extension Session {
     /// after the command, before the connection is set up, is not lost. False when not blocked.
     func unblockByClient(mode: String) -> Bool {
         guard var b = blocked, !b.unblockedByClient, let conn = pinned, conn.state != .closed else { return false }
+        // No id to relay by, and none coming (the upstream refused CLIENT ID): as before.
+        if conn.serverClientID < 0 && conn.state == .ready && !conn.idRefreshing { return false }
         b.unblockedByClient = true
         if conn.serverClientID < 0 {
             b.unblockRelayMode = Array(mode.utf8)

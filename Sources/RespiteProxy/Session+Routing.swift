@@ -251,6 +251,7 @@ extension Session {
             pinnedInFlight += 1
             return true
         }
+        if blocking { conn.refreshServerClientIDIfStale() }
         let seq = takeSlot(shape: shape, execShapes: execShapes)
         let timeout = proxy.pool.settings.timeoutMs
         let deadline: Int64 = (blocking || timeout == 0) ? 0 : proxy.pool.now + Int64(timeout)

@@ -41,6 +41,9 @@ public struct Pending: Sendable {
     public var since: Int64 = 0
     /// The session value of Respite's own one-shot commands.
     public static let control: Int32 = -2
+    /// The session value of a `CLIENT ID` Respite sends on a leased connection to learn its
+    /// upstream id again (`UpstreamConnection.refreshServerClientIDIfStale`).
+    public static let idRefresh: Int32 = -3
 
     public init(session: Int32, generation: UInt32, slot: UInt32, deadline: Int64, readOnly: Bool = false, attempts: UInt8 = 0) {
         self.session = session; self.generation = generation; self.slot = slot; self.deadline = deadline
@@ -104,6 +107,11 @@ public final class UpstreamConnection {
     public private(set) var state: UpstreamState = .connecting
     /// The upstream's id for this connection (`CLIENT ID`), once known.
     public private(set) var serverClientID: Int64 = -1
+    /// When `serverClientID` was learnt (ms, monotonic): an endpoint may have moved the
+    /// connection to another server under the same address since (`UpstreamPool.idsTrustedFrom`).
+    private var idLearntAt: Int64 = 0
+    /// A `CLIENT ID` sent to learn the id again is not answered yet.
+    public private(set) var idRefreshing = false
     /// The upstream's `HELLO` reply, decoded (version, mode, …).
     public private(set) var helloReply: RESPValue?
     /// Why the connection closed, once it has.
@@ -239,6 +247,25 @@ public final class UpstreamConnection {
             held.append(bytes, count: count)
             heldCount += 1
         }
+    }
+
+    /// Before a blocking command on this (pinned, ready) connection: when its upstream id was
+    /// learnt before a maintenance could have moved it (`UpstreamPool.idsTrustedFrom`), a
+    /// `CLIENT ID` goes ahead of the command, so a `CLIENT UNBLOCK` relayed for it names the
+    /// server it is really on. The id reads unknown until the reply, then `upstreamPinnedReady`
+    /// says it is known again. Outside maintenance nothing is sent.
+    public func refreshServerClientIDIfStale() {
+        guard pinned, state == .ready, !idRefreshing, serverClientID >= 0, idLearntAt < pool.idsTrustedFrom else { return }
+        idLearntAt = monotonicMs()
+        idRefreshing = true
+        serverClientID = -1
+        let before = out.readableCount
+        InlineSplitter.encode([Array("CLIENT".utf8), Array("ID".utf8)], into: out)
+        var p = Pending(session: Pending.idRefresh, generation: 0, slot: 0, deadline: 0)
+        p.length = Int32(out.readableCount - before)
+        p.since = monotonicMs()
+        fifo.append(p)
+        scheduleFlush()
     }
 
     /// Queues a request answered only by pushes (SUBSCRIBE and friends): no FIFO entry.
@@ -398,7 +425,7 @@ public final class UpstreamConnection {
         } else if step == optInStep {
             maintenanceEnabled = true
         } else if step == clientIDStep {
-            if case .integer(let id)? = (try? RESPValue.decode(frame))?.value { serverClientID = id }
+            if case .integer(let id)? = (try? RESPValue.decode(frame))?.value { serverClientID = id; idLearntAt = monotonicMs() }
             // Learnt by a deferred setup after the connection went ready.
             if state == .ready && pinned && leasedTo >= 0 { pool.delegate?.upstreamPinnedReady(self) }
         } else if step == 0 {
@@ -541,6 +568,12 @@ public final class UpstreamConnection {
                         if info.isError { Log.verbose("control command on \(address) failed: \(String(decoding: frame.prefix(80), as: UTF8.self))") }
                         close(reason: "released")
                         return false
+                    } else if p.session == Pending.idRefresh {
+                        drop(p)
+                        idRefreshing = false
+                        if case .integer(let id)? = (try? RESPValue.decode(frame))?.value { serverClientID = id }
+                        if leasedTo >= 0 { pool.delegate?.upstreamPinnedReady(self) }
+                        if state == .closed { return false }
                     } else if p.session < 0 {
                         drop(p)
                         handshakeReply(frame, info)

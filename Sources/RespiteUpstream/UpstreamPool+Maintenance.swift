@@ -55,6 +55,11 @@ extension UpstreamPool {
             return
         }
         stats.events[event.typeName, default: 0] += 1
+        switch event {
+        case .unknown: break
+        case .moving(_, let seconds, _): idsTrustedFrom = max(idsTrustedFrom, monotonicMs() + seconds * 1000 + 1000)
+        default: idsTrustedFrom = max(idsTrustedFrom, monotonicMs() + 1000)
+        }
         var peer: Endpoint?
         if case .moving = event, let p = c.peer { peer = Endpoint(host: p.host, port: p.port) }
         let now = monotonicMs()

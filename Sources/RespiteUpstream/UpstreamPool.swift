@@ -97,6 +97,10 @@ public final class UpstreamPool {
     /// Every maintenance decision and its state (MOVINGs handled, windows, pending reconnects,
     /// DNS polls, breakers, handoff retries); UpstreamPool+Maintenance.swift carries them out.
     var maintenance: MaintenanceCoordinator<UpstreamAddress>
+    /// Upstream client ids learnt before this time (ms, monotonic) may be stale: a maintenance
+    /// event came, and until its window is over an endpoint may move a live connection to another
+    /// server under the same address (a proxy switching shards), where the id names nobody.
+    public internal(set) var idsTrustedFrom: Int64 = 0
     /// Where new connections dial: the configured address, or the target of the last MOVING
     /// (until a dial there fails, when it falls back to the configured address).
     public var dialAddress: UpstreamAddress { maintenance.dialAddress }
