@@ -1,18 +1,22 @@
 // UpstreamConnection: one RESP3 socket to the upstream Redis, shared by many clients or pinned
 // to one.
 //
-// Lifecycle: connecting → handshaking → ready → (draining →) closed. The handshake (`HELLO 3
-// [AUTH user pass] SETNAME` — the user of the connection's identity, UpstreamIdentity.swift — `SELECT db`, `CLIENT ID`, then `CLIENT MAINT_NOTIFICATIONS ON …` unless
-// maintenance is disabled) is pipelined as soon as the socket connects; client requests that
-// arrive before it finishes wait in `held` and go out, in order, when it does. A handshake that
-// meets `-BUSY`/`-LOADING` (a busy script, a loading dataset) is sent again after a backoff, on
-// the pool's tick, while requests keep waiting. A one-shot connection (for SCRIPT KILL and
-// friends) sends only `HELLO 3` and closes after its one reply. A draining
-// connection (being handed off after MOVING) takes no new requests and closes once its
-// in-flight replies are read. Every request
-// written has a `Pending` entry in a FIFO; the reply scanner separates `>` pushes from replies
-// on every read, so a push never consumes a reply slot. Writes are batched: requests are appended
-// to `out` and flushed once per loop pass by the pool's deferred flush.
+// Lifecycle: connecting → handshaking → ready → (draining →) closed, changed only by `enter`
+// (`UpstreamState.canMove` lists the moves). The handshake (UpstreamHandshake.swift plans it:
+// `HELLO 3 [AUTH] SETNAME`, `SELECT db`, `CLIENT ID`, the maintenance opt-in, a client's own
+// login last) is pipelined as soon as the transport connects; client requests that arrive
+// before it finishes wait in `held` and go out, in order, when it does. A handshake that meets
+// `-BUSY`/`-LOADING` is sent again after a backoff, on the pool's tick, while requests keep
+// waiting. A one-shot connection (for SCRIPT KILL and friends) sends only `HELLO 3` and closes
+// after its one reply. A draining connection (being handed off after MOVING) takes no new
+// requests and closes once its in-flight replies are read. Every request written has a
+// `Pending` entry in a FIFO; the reply scanner separates `>` pushes from replies on every read,
+// so a push never consumes a reply slot. Writes are batched: requests are appended to `out`
+// and flushed once per loop pass by the pool's deferred flush.
+//
+// This file holds the state, queueing and close; UpstreamConnection+IO.swift dialing and the
+// socket (through `transport`), +Handshake.swift the handshake's replies, +Delivery.swift what
+// each reply becomes and the deadline checks.
 
 import EventLoop
 import Observability
