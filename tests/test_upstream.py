@@ -86,6 +86,34 @@ def test_blocked_client_gets_error_or_close_when_upstream_dies(procs, key):
             pass
 
 
+def test_upstream_given_by_name(procs, key):
+    """An upstream named `localhost` is looked up on the loop and dialed: commands work, on
+    connections that reach 127.0.0.1 and carry the handshake (RESP3, named)."""
+    r = procs.redis()
+    proxy = procs.respite(r.port, args=("--upstream", f"localhost:{r.port}"))
+    with Conn(proxy.addr, timeout=10) as c, Conn(proxy.addr, timeout=10) as db2:
+        assert c.call("SET", key, "by-name") == "OK"
+        assert c.call("GET", key) == b"by-name"
+        assert db2.call("SELECT", "2") == "OK"
+        assert db2.call("SET", key, "db2") == "OK"
+    with Conn(r.addr) as d:
+        assert d.call("GET", key) == b"by-name"
+        assert d.call("SELECT", "2") == "OK" and d.call("GET", key) == b"db2"
+    conns = [f for f in upstream_clients(r) if f.get("name") == "respite"]
+    assert conns and all(f["resp"] == "3" and f["addr"].startswith("127.0.0.1:") for f in conns), conns
+
+
+def test_upstream_name_that_does_not_resolve_gives_prompt_error(procs, key):
+    """A name with no address gives a request an error naming it, within the connect timeout."""
+    r = procs.redis()
+    proxy = procs.respite(r.port, args=("--upstream", f"no-such-host.invalid:{r.port}",
+                                        "--upstream-connect-timeout", "2000", "--upstream-timeout", "1s"),
+                          wait="connect")
+    with Conn(proxy.addr, timeout=10) as c:
+        reply = c.call("GET", key)
+        assert is_error(reply) and "no-such-host.invalid" in reply, reply
+
+
 def test_upstream_password(procs, key):
     """--upstream-password authenticates to a redis with requirepass."""
     r = procs.redis(password="uppw")

@@ -21,49 +21,66 @@ public enum UpstreamProbe {
     /// Asks the upstream, waiting at most `timeoutMs` for each step.
     public static func run(_ s: UpstreamSettings, timeoutMs: Int) -> ProbeResult {
         var result = ProbeResult()
-        let fd: Int32
+        // Before the loop runs, so a name may be looked up the blocking way here.
+        let transport: any UpstreamTransport = PlainTransport()
         do {
-            switch s.address {
-            case .tcp(let host, let port): fd = try Socket.connectTCP(host: host, port: port)
-            case .unix(let path): fd = try Socket.connectUnix(path: path)
-            }
+            try transport.connect(to: s.address)
         } catch {
             result.error = "\(error)"
             return result
         }
-        defer { Socket.close(fd) }
+        defer { transport.close() }
         let deadline = monotonicMs() + Int64(timeoutMs)
-        // Wait for the connect to finish.
-        var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-        if poll(&pfd, 1, Int32(timeoutMs)) <= 0 || Socket.connectResult(fd) != 0 {
-            result.error = "connect to \(s.address) failed: \(String(cString: strerror(Socket.connectResult(fd))))"
-            return result
+        // Wait for the connect (and the transport's own handshake) to finish.
+        var want = POLLOUT
+        connect: while true {
+            guard wait(transport.fd, want, until: deadline) else {
+                result.error = "connect to \(s.address) failed: timed out"
+                return result
+            }
+            switch transport.continueConnect() {
+            case .connected: break connect
+            case .wantRead: want = POLLIN
+            case .wantWrite: want = POLLOUT
+            case .failed(let why):
+                result.error = "connect to \(s.address) failed: \(why)"
+                return result
+            }
         }
+        // The handshake's first step (HELLO 3, its AUTH and SETNAME, as every connection sends
+        // it), then what the probe asks.
         let out = ByteBuffer(capacity: 256)
-        var hello: [[UInt8]] = [Array("HELLO".utf8), Array("3".utf8)]
-        if let pw = s.password { hello += [Array("AUTH".utf8), Array((s.user ?? "default").utf8), Array(pw.utf8)] }
-        InlineSplitter.encode(hello, into: out)
+        var hello = HandshakeInput()
+        if let pw = s.password { hello.ownLogin = UpstreamLogin(user: s.user ?? "default", password: pw) }
+        hello.clientName = s.clientName
+        hello.helloOnly = true
+        for command in UpstreamHandshake.plan(hello).commands { InlineSplitter.encode(command, into: out) }
         InlineSplitter.encode([Array("COMMAND".utf8)], into: out)
         InlineSplitter.encode([Array("CONFIG".utf8), Array("GET".utf8), Array("databases".utf8)], into: out)
         var off = 0
         while off < out.readableCount {
-            let n = write(fd, out.readPointer + off, out.readableCount - off)
-            if n > 0 { off += n; continue }
-            if errno == EAGAIN { var w = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0); _ = poll(&w, 1, 100); continue }
-            result.error = "write failed"
-            return result
+            switch transport.write(out.readPointer + off, out.readableCount - off) {
+            case .bytes(let n): off += n
+            case .wouldBlock:
+                guard wait(transport.fd, POLLOUT, until: deadline) else { result.error = "timed out"; return result }
+            case .closed, .error:
+                result.error = "write failed"
+                return result
+            }
         }
         let inbuf = ByteBuffer(capacity: 256 * 1024)
         var replies: [RESPValue] = []
-        while replies.count < 3 {
-            let left = deadline - monotonicMs()
-            if left <= 0 { result.error = "timed out"; break }
-            var r = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            if poll(&r, 1, Int32(left)) <= 0 { result.error = "timed out"; break }
+        read: while replies.count < 3 {
             inbuf.reserve(64 * 1024)
-            let n = read(fd, inbuf.writePointer, inbuf.writableCount)
-            if n <= 0 { result.error = "connection closed"; break }
-            inbuf.commit(n)
+            switch transport.read(inbuf.writePointer, inbuf.writableCount) {
+            case .bytes(let n): inbuf.commit(n)
+            case .wouldBlock:
+                guard wait(transport.fd, POLLIN, until: deadline) else { result.error = "timed out"; break read }
+                continue
+            case .closed, .error:
+                result.error = "connection closed"
+                break read
+            }
             while true {
                 let avail = UnsafeRawBufferPointer(start: inbuf.readPointer, count: inbuf.readableCount)
                 guard let decoded = try? RESPValue.decode(avail) else { break }
@@ -87,5 +104,13 @@ public enum UpstreamProbe {
             }
         }
         return result
+    }
+
+    /// Waits until `fd` is ready for `events` or `deadline` (ms, monotonic) passes.
+    private static func wait(_ fd: Int32, _ events: Int32, until deadline: Int64) -> Bool {
+        let left = deadline - monotonicMs()
+        guard left > 0 else { return false }
+        var p = pollfd(fd: fd, events: Int16(events), revents: 0)
+        return poll(&p, 1, Int32(left)) > 0
     }
 }

@@ -1,0 +1,119 @@
+// UpstreamConnection+Delivery: what a read's bytes become — each complete frame goes to its
+// place (a maintenance push to the pool, other pushes and replies to the delegate, Respite's
+// own replies to the handshake or to the control and id-refresh bookkeeping) — and the
+// deadline checks the pool's tick runs.
+
+import EventLoop
+import Observability
+import RESP
+import RespiteMaintenance
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension UpstreamConnection {
+    /// Frames and dispatches every complete reply in `inbuf`. False when the connection closed.
+    func deliver() -> Bool {
+        while inbuf.readableCount > 0 {
+            switch scanner.scan(inbuf.readPointer, inbuf.readableCount) {
+            case .incomplete:
+                return true
+            case .error(let e):
+                close(reason: "bad reply from upstream: \(e.message)")
+                return false
+            case .frame(let info):
+                let frame = UnsafeRawBufferPointer(start: inbuf.readPointer, count: info.length)
+                if info.isPush {
+                    if MaintenanceEvent.isMaintenancePush(frame, info.valueOffset) {
+                        pool.maintenancePush(self, frame)
+                    } else {
+                        pool.delegate?.upstreamPush(self, frame, info)
+                    }
+                } else if streaming && fifo.count == handshakeLeft && handshakeLeft == 0 {
+                    pool.delegate?.upstreamPush(self, frame, info)
+                } else if let p = fifo.popFirst() {
+                    if loginCheck && p.session >= 0 {
+                        pool.delegate?.upstreamLoginChecked(self, p, frame, info)
+                        close(reason: "released")
+                        return false
+                    } else if p.session == Pending.control {
+                        // Respite's own one-shot command (CLIENT UNBLOCK): done, close.
+                        drop(p)
+                        if info.isError { Log.verbose("control command on \(address) failed: \(String(decoding: frame.prefix(80), as: UTF8.self))") }
+                        close(reason: "released")
+                        return false
+                    } else if p.session == Pending.idRefresh {
+                        drop(p)
+                        idRefreshing = false
+                        if case .integer(let id)? = (try? RESPValue.decode(frame))?.value { serverClientID = id }
+                        if leasedTo >= 0 { pool.delegate?.upstreamPinnedReady(self) }
+                        if state == .closed { return false }
+                    } else if p.session < 0 {
+                        drop(p)
+                        handshakeReply(frame, info)
+                        if state == .closed { return false }
+                    } else {
+                        pool.delegate?.upstreamReply(self, p, frame, info, request: requestBytes(p))
+                        if state != .closed { drop(p) }
+                        if oneShot && state != .closed {
+                            close(reason: "released")
+                            return false
+                        }
+                    }
+                } else {
+                    close(reason: "unexpected reply from upstream with nothing in flight")
+                    return false
+                }
+                if state == .closed { return false }
+                inbuf.consume(info.length)
+                if state == .draining && fifo.isEmpty {
+                    close(reason: "handed off")
+                    return false
+                }
+            }
+        }
+        if inbuf.capacity > 4 * 1024 * 1024 { inbuf.shrinkIfIdle(to: 16 * 1024) }
+        return true
+    }
+
+    /// The oldest request's deadline has passed (stretched while timeouts are relaxed), or a
+    /// draining connection's in-flight replies never came.
+    func checkDeadline(now: Int64) {
+        guard state != .closed else { return }
+        if state == .handshaking && handshakeRetryAt > 0 && now >= handshakeRetryAt {
+            handshakeRetryAt = 0
+            writeHandshake()
+            flush()
+            return
+        }
+        // Shared connections only: a pinned one belongs to its client's state (a transaction,
+        // MONITOR), where Respite's own commands must not land; it goes without them.
+        if state == .ready && !pinned && deferredSetupAt > 0 && now >= deferredSetupAt && fifo.isEmpty {
+            sendDeferredSetup()
+        }
+        if state == .draining && drainDeadline > 0 && now >= drainDeadline {
+            close(reason: "handoff: in-flight replies did not arrive before the old endpoint's deadline")
+            return
+        }
+        // A reply late past the timeout does not make the server dead: the pool asks a sibling
+        // socket whether it still answers (see UpstreamLiveness).
+        if let effective = overdueTimeout(now: now) { pool.requestOverdue(self, now: now, timeoutMs: effective) }
+    }
+
+    /// Whether the oldest request has waited past its timeout by `now`.
+    func headOverdue(now: Int64) -> Bool { overdueTimeout(now: now) != nil }
+
+    /// The timeout (ms, stretched while timeouts are relaxed) the oldest request has outwaited.
+    /// While the handshake runs, that is the oldest client request held behind it: a server that
+    /// never answers the handshake fails them too, one that answers `-BUSY` keeps them waiting.
+    func overdueTimeout(now: Int64) -> Int? {
+        guard state == .ready || state == .draining || state == .handshaking else { return nil }
+        let i = state == .handshaking ? handshakeLeft : 0
+        guard i < fifo.count else { return nil }
+        let head = fifo[i]
+        guard head.deadline > 0 else { return nil }
+        let normal = pool.settings.timeoutMs
+        let effective = relaxed.timeout(normal: normal, relaxed: pool.settings.maintenance.relaxedTimeoutMs, now: now)
+        return head.deadline + Int64(effective - normal) <= now ? effective : nil
+    }
+}
