@@ -43,6 +43,14 @@ public struct CommandInfo: Sendable {
     /// How its arguments say whether a call blocks and where its timeout is
     /// (`BlockingSyntax.rules`); nil for commands that never block their connection.
     public let blocking: BlockingRule?
+    /// Which command it is, for the commands the proxy treats one by one (`CommandKind`).
+    public let kind: CommandKind
+    /// The CLIENT container or one of its subcommands (on Redis, a CLIENT command leaves a
+    /// pending CLIENT CACHING flag in place; any other consumes it).
+    public let isClientCommand: Bool
+    /// Queued inside MULTI and answered there for Respite's own client
+    /// (`RoutePolicy.answeredInTransaction`).
+    public let answeredInTransaction: Bool
     /// Subcommands, sorted by name. Empty for plain commands.
     public internal(set) var subcommands: [CommandInfo]
     /// True when the built-in table knows the command; false for commands learned only from
@@ -68,6 +76,9 @@ public struct CommandInfo: Sendable {
         self.isBuiltin = isBuiltin
         self.route = route ?? RoutePolicy.route(name: name, flags: flags)
         self.refusedInTransaction = RoutePolicy.refusedInTransaction.contains(name)
+        self.answeredInTransaction = RoutePolicy.answeredInTransaction.contains(name)
+        self.kind = CommandKind(name: name)
+        self.isClientCommand = name == "client" || name.hasPrefix("client|")
         self.secretMask = SecretReplies.commands[name]
         self.interruptsBusy = RoutePolicy.busyInterrupters.contains(name)
         self.pauseControl = RoutePolicy.pauseControls[name] ?? 0

@@ -12,6 +12,8 @@
 // |                    | CLIENT (container) and CLIENT GETNAME SETNAME ID INFO REPLY         |
 // |                    | NO-EVICT SETINFO NO-TOUCH MAINT_NOTIFICATIONS LIST KILL UNBLOCK    |
 // |                    | (LIST, KILL and UNBLOCK act on Respite's own clients)              |
+// |                    | (READONLY READWRITE: "cluster support disabled", as standalone)    |
+// |                    | Each has a handler (CommandKind → RespiteProxy's LocalCommands)    |
 // | .transaction       | MULTI EXEC DISCARD WATCH UNWATCH                                   |
 // | .blocking          | BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX BZMPOP       |
 // |                    | WAIT WAITAOF                                                       |

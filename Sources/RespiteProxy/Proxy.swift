@@ -25,6 +25,8 @@ public final class Proxy: UpstreamDelegate {
     public let settings: ProxySettings
     public let pool: UpstreamPool
     public let commands: CommandTable
+    /// The handler of each `.local` entry of `commands`, by `CommandID` (LocalCommands.swift).
+    let localHandlers: [LocalHandler?]
     public var upstreamInfo = UpstreamInfo()
     public var databases: Int
 
@@ -52,6 +54,7 @@ public final class Proxy: UpstreamDelegate {
         self.loop = loop
         self.settings = settings
         self.commands = commands
+        self.localHandlers = LocalCommands.byID(commands)
         self.databases = settings.databases
         self.pool = UpstreamPool(loop: loop, settings: settings.upstream)
         pool.delegate = self

@@ -24,6 +24,7 @@ extension Session {
         var shape = ReplyShape.plain
         var readOnly = false
         var interrupts = false
+        var kind = CommandKind.other
         if let id = table.lookupID(nameBytes) {
             cmdID = id.rawValue
             if !table.entries[Int(cmdID)].subcommands.isEmpty && argc >= 2 {
@@ -35,26 +36,27 @@ extension Session {
             shape = table.entries[Int(cmdID)].shape.resolved(argumentCount: argc)
             readOnly = table.entries[Int(cmdID)].flags.contains(.readonly)
             interrupts = table.entries[Int(cmdID)].interruptsBusy
+            kind = table.entries[Int(cmdID)].kind
         }
 
         lastCommand = cmdID
-        if cachingArmed && !matches(nameBytes, "client") {
+        if cachingArmed && !(cmdID >= 0 && table.entries[Int(cmdID)].isClientCommand) {
             // The next command consumes CLIENT CACHING's flag (a CLIENT one keeps it, as Redis).
             if route == .local { consumeCachingFlag() } else { cachingArmed = false }
         }
         // Authentication gate.
-        if !authenticated && !isAuthExempt(nameBytes) {
+        if !authenticated && !isAuthExempt(kind) {
             addLocalReply(Array("-NOAUTH Authentication required.\r\n".utf8))
             return true
         }
         if cmdID >= 0 && table.entries[Int(cmdID)].pauseControl != 0 { notePause(base, args, table.entries[Int(cmdID)].pauseControl) }
         // A transaction whose MULTI failed: its commands never run, whatever the client sent
         // before it read the error; EXEC and DISCARD end it.
-        if let why = multiFailure, !(matches(nameBytes, "quit") || matches(nameBytes, "reset")) {
-            if matches(nameBytes, "exec") {
+        if let why = multiFailure, kind != .quit && kind != .reset {
+            if kind == .exec {
                 multiFailure = nil
                 addLocalReply(Array("-EXECABORT Transaction discarded because of previous errors.\r\n".utf8))
-            } else if matches(nameBytes, "discard") {
+            } else if kind == .discard {
                 multiFailure = nil
                 addLocalReply(Array("+OK\r\n".utf8))
             } else {
@@ -63,14 +65,14 @@ extension Session {
             return true
         }
         // Inside MULTI everything but the transaction's own controls is queued upstream.
-        if inMulti { return handleInMulti(frame: frame, args: args, nameBytes: nameBytes, command: cmdID, route: route, shape: shape) }
+        if inMulti { return handleInMulti(frame: frame, args: args, kind: kind, command: cmdID, route: route, shape: shape) }
         // RESP2 subscribers may only manage subscriptions, PING, QUIT and RESET (as Redis).
         if proto == 2 && subscribed {
             switch route {
             case .subscribe, .unsubscribe: break
             default:
-                if matches(nameBytes, "ping") { return pingInSubscribedRESP2(frame: frame, args: args) }
-                if !(matches(nameBytes, "quit") || matches(nameBytes, "reset")) {
+                if kind == .ping { return pingInSubscribedRESP2(frame: frame, args: args) }
+                if kind != .quit && kind != .reset {
                     let shown = String(decoding: nameBytes, as: UTF8.self).lowercased()
                     addLocalReply(Array("-ERR Can't execute '\(shown)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n".utf8))
                     return true
@@ -104,21 +106,21 @@ extension Session {
             return sendBlocking(frame, args: args, shape: shape, call: blockingCall(cmdID, base, args))
         case .transaction:
             if sharedInFlight > 0 { return false }
-            if matches(nameBytes, "multi") {
+            if kind == .multi {
                 pinReasons.insert(.multi)
                 multiShapes.removeAll()
                 multiDB = nil
                 multiRewrites.removeAll()
                 multiAborted = false
                 multiSeq = nextSeq
-            } else if matches(nameBytes, "watch") {
+            } else if kind == .watch {
                 pinReasons.insert(.watch)
-            } else if matches(nameBytes, "unwatch") {
+            } else if kind == .unwatch {
                 if pinned == nil { addLocalReply(Array("+OK\r\n".utf8)); return true }
                 pinReasons.remove(.watch)
             } else if pinned == nil {
                 // EXEC or DISCARD without MULTI: the error text is Redis's.
-                let which = matches(nameBytes, "exec") ? "EXEC" : "DISCARD"
+                let which = kind == .exec ? "EXEC" : "DISCARD"
                 addLocalReply(Array("-ERR \(which) without MULTI\r\n".utf8))
                 return true
             } else {
@@ -133,8 +135,8 @@ extension Session {
             if pinned == nil || !pinReasons.contains(.subscribed) { return unsubscribeWhenNotSubscribed(nameBytes, base, args) }
             var expected = argc - 1
             if expected == 0 {
-                if matches(nameBytes, "unsubscribe") { expected = max(1, channels.count) }
-                else if matches(nameBytes, "punsubscribe") { expected = max(1, patterns.count) }
+                if kind == .unsubscribe { expected = max(1, channels.count) }
+                else if kind == .punsubscribe { expected = max(1, patterns.count) }
                 else { expected = max(1, shardChannels.count) }
             }
             return sendPinned(frame, shape: shape, pushes: Int32(expected))
@@ -372,8 +374,9 @@ extension Session {
         }
     }
 
-    func isAuthExempt(_ name: UnsafeRawBufferPointer) -> Bool {
-        matches(name, "auth") || matches(name, "hello") || matches(name, "quit") || matches(name, "reset")
+    /// AUTH, HELLO, QUIT and RESET run before the client has logged in, as on Redis.
+    func isAuthExempt(_ kind: CommandKind) -> Bool {
+        kind == .auth || kind == .hello || kind == .quit || kind == .reset
     }
 
     /// RESP2 PING while subscribed: `*2 pong <arg or "">`, as Redis answers it.
@@ -415,7 +418,9 @@ extension Session {
     }
 }
 
-/// Case-insensitive comparison of raw bytes with a lowercase ASCII literal.
+/// Case-insensitive comparison of raw bytes with a lowercase ASCII literal: for option and
+/// argument words (ON, OFF, REDIRECT…), never for command names, which the command table
+/// resolves (`CommandInfo.kind`).
 @inline(__always) func matches(_ a: UnsafeRawBufferPointer, _ s: StaticString) -> Bool {
     let n = s.utf8CodeUnitCount
     guard a.count == n else { return false }

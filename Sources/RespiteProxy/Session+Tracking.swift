@@ -129,19 +129,19 @@ extension Session {
             addLocalReply(r.error("ERR wrong number of arguments for '\(proxy.commands.entries[Int(command)].name)' command"))
             return true
         }
-        let sub = UnsafeRawBufferPointer(start: frame.baseAddress! + Int(args[1].offset), count: Int(args[1].length))
+        let kind = command >= 0 ? proxy.commands.entries[Int(command)].kind : .other
         if let p = pinned, p.state != .closed {
             let seq = nextSeq
             let sent = sendPinned(frame, shape: shape)
-            if sent && matches(sub, "caching") && !inMulti { cachingArmed = true }
-            if sent, let ids = trackingRedirect, !matches(sub, "caching"), let i = slotIndex(seq), !slots[i].ready {
+            if sent && kind == .clientCaching && !inMulti { cachingArmed = true }
+            if sent, let ids = trackingRedirect, kind != .clientCaching, let i = slotIndex(seq), !slots[i].ready {
                 setExtras(at: i) { $0.redirectRewrite = ids }
             }
             return sent
         }
-        if matches(sub, "getredir") {
+        if kind == .clientGetredir {
             addLocalReply(r.integer(-1))
-        } else if matches(sub, "trackinginfo") {
+        } else if kind == .clientTrackinginfo {
             var b = r.mapHeader(3)
             b += r.bulk(Array("flags".utf8)) + Array((proto == 3 ? "~1\r\n" : "*1\r\n").utf8) + r.bulk(Array("off".utf8))
             b += r.bulk(Array("redirect".utf8)) + r.integer(-1)

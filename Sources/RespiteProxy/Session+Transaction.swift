@@ -9,13 +9,13 @@ import RespiteCommands
 
 extension Session {
     /// Routes one request of an open transaction. False means "not now" (as `handle`).
-    func handleInMulti(frame: UnsafeRawBufferPointer, args: ArgList, nameBytes: UnsafeRawBufferPointer,
+    func handleInMulti(frame: UnsafeRawBufferPointer, args: ArgList, kind: CommandKind,
                        command cmdID: Int32, route: CommandRoute, shape: ReplyShape) -> Bool {
         let base = frame.baseAddress!
         let argc = args.count
         let table = proxy.commands
-        if matches(nameBytes, "exec") || matches(nameBytes, "discard") {
-            let isExec = matches(nameBytes, "exec")
+        if kind == .exec || kind == .discard {
+            let isExec = kind == .exec
             if isExec && multiAborted {
                 // A command was refused while queueing: the transaction is discarded
                 // upstream and the client gets Redis's EXECABORT.
@@ -57,7 +57,7 @@ extension Session {
             multiRewrites.removeAll()
             return sent
         }
-        if matches(nameBytes, "quit") || matches(nameBytes, "reset") { return handleLocal(frame: frame, args: args, command: cmdID, shape: shape) }
+        if kind == .quit || kind == .reset { return handleLocal(frame: frame, args: args, command: cmdID, shape: shape) }
         if cmdID >= 0 && table.entries[Int(cmdID)].refusedInTransaction && table.entries[Int(cmdID)].accepts(argc: argc) {
             // The server would run it against Respite's own upstream connections.
             multiAborted = true
@@ -74,15 +74,14 @@ extension Session {
             if pinnedInFlight > before { multiShapes.append(shape) } else { multiAborted = true }
             return true
         }
-        if matches(nameBytes, "select") || matches(nameBytes, "client") || matches(nameBytes, "hello") || matches(nameBytes, "auth") {
+        if kind == .select || kind == .hello || kind == .auth || (cmdID >= 0 && table.entries[Int(cmdID)].isClientCommand) {
             pinReasons.insert(.dirty)
         }
-        if matches(nameBytes, "client") && argc == 3,
-           matches(UnsafeRawBufferPointer(start: base + Int(args[1].offset), count: Int(args[1].length)), "setname") {
+        if kind == .clientSetname && argc == 3 {
             let n = Array(UnsafeRawBufferPointer(start: base + Int(args[2].offset), count: Int(args[2].length)))
             if validClientName(n) { multiName = n }
         }
-        if matches(nameBytes, "select") && argc == 2,
+        if kind == .select && argc == 2,
            let n = Int(String(decoding: UnsafeRawBufferPointer(start: base + Int(args[1].offset), count: Int(args[1].length)), as: UTF8.self)),
            n >= 0 && n < proxy.databases {
             // The server answers +OK for it at EXEC; an invalid index is its error there.
@@ -91,10 +90,10 @@ extension Session {
         if cmdID >= 0, identity == 0, let mask = table.entries[Int(cmdID)].secretMask {
             multiRewrites.append(ExecRewrite(index: multiShapes.count, mask: mask))
         }
-        if route == .local, cmdID >= 0, argc == 2, RoutePolicy.answeredInTransaction.contains(table.entries[Int(cmdID)].name) {
+        if route == .local, cmdID >= 0, argc == 2, table.entries[Int(cmdID)].answeredInTransaction {
             // Queued (the server's answer keeps EXEC's shape) and answered for this client.
             let answer: RESPValue
-            if matches(nameBytes, "client") && matches(UnsafeRawBufferPointer(start: base + Int(args[1].offset), count: Int(args[1].length)), "id") {
+            if kind == .clientID {
                 answer = .integer(id)
             } else {
                 let n = multiName ?? name
