@@ -358,6 +358,12 @@ extension Session {
     /// refused rather than run outside any transaction.
     func transactionFailed(_ why: String) {
         multiFailure = why
+        endTransactionState()
+    }
+
+    /// Forgets the open transaction's queued shapes and rewrites; the connection is no longer
+    /// held for MULTI or WATCH.
+    func endTransactionState() {
         multiShapes.removeAll()
         multiName = nil
         multiDB = nil

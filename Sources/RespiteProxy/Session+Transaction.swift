@@ -20,12 +20,7 @@ extension Session {
                 // A command was refused while queueing: the transaction is discarded
                 // upstream and the client gets Redis's EXECABORT.
                 multiAborted = false
-                multiShapes.removeAll()
-                multiName = nil
-                multiDB = nil
-                multiRewrites.removeAll()
-                pinReasons.remove(.multi)
-                pinReasons.remove(.watch)
+                endTransactionState()
                 let seq = nextSeq
                 let discard: StaticString = "*1\r\n$7\r\nDISCARD\r\n"
                 let sent = sendPinned(UnsafeRawBufferPointer(start: discard.utf8Start, count: discard.utf8CodeUnitCount), shape: .plain)
