@@ -95,10 +95,18 @@ public struct ReplyScanner {
                 if neg { number = -number }
                 nl = j + 1
             } else {
+                // The verdict must not depend on how the bytes arrive: an unknown type byte fails
+                // before its line is looked for, and a line is held to `maxInline` whether its
+                // newline is already here or not.
+                guard t == UInt8(ascii: "+") || t == UInt8(ascii: "-") || t == UInt8(ascii: ":") || t == UInt8(ascii: "_")
+                    || t == UInt8(ascii: ",") || t == UInt8(ascii: "#") || t == UInt8(ascii: "(") else {
+                    return fail("unexpected reply type byte \(t)")
+                }
                 guard let found = findNewline(p, from: pos, n) else {
                     if n - pos > limits.maxInline { return fail("reply header too long") }
                     return .incomplete
                 }
+                if found - pos > limits.maxInline { return fail("reply header too long") }
                 nl = found
             }
             if stack.count == 0 && !attributeAtTop { topType = t; valueOffset = pos }
