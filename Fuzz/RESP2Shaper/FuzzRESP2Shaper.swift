@@ -40,7 +40,8 @@ func checkRESP2(_ out: ByteBuffer, _ what: String) {
 public func fuzzRESP2Shaper(_ p: UnsafeRawPointer, _ n: Int) -> CInt {
     let input = FuzzInput(p, n, headerBytes: 3)
     let data = input.data
-    guard let decoded = try? RESPValue.decode(data), decoded.consumed > 0 else { return 0 }
+    // Deeper than the shaper recurses (512), so its iterative walk is exercised too.
+    guard let decoded = try? RESPValue.decode(data, maxDepth: 1 << 16), decoded.consumed > 0 else { return 0 }
     let frame = Array(data[0..<decoded.consumed])
     // Only what the upstream scanner passes reaches the shaper.
     var scanner = ReplyScanner(limits: .serverReplies)
