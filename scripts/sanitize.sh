@@ -84,7 +84,15 @@ py=$quick_py
 echo "$kind: RESPITE_BIN=$scratch/release/respite $PYTHON -m pytest $(echo $py) -q"
 # Every respite and respite-maintsim the suite starts writes its reports to $reports.
 export $report_opt="${!report_opt}:log_path=$reports/$kind"
-RESPITE_BIN=$PWD/$scratch/release/respite $PYTHON -m pytest $py -q -p no:cacheprovider || rc=1
+# Three tests wait for Respite's RSS to return near its baseline after a cut client: under a
+# sanitizer's own allocator (quarantine, shadow memory, pages kept) that measures the runtime,
+# not Respite, so they run in the plain suite only.
+deselect=()
+for t in test_blocked_client_pipelining_local_commands_is_held_back test_non_reading_normal_client_is_cut_at_its_hard_limit \
+         test_non_reading_subscriber_is_cut_at_redis_pubsub_default; do
+    deselect+=(--deselect "tests/test_bounds.py::$t")
+done
+RESPITE_BIN=$PWD/$scratch/release/respite $PYTHON -m pytest $py -q -p no:cacheprovider "${deselect[@]}" || rc=1
 t3=$(date +%s)
 if ls "$reports"/* >/dev/null 2>&1; then
     echo "$kind: sanitizer reports from the black-box suite's processes:" >&2

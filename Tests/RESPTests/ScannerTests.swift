@@ -200,6 +200,13 @@ final class ReplyScannerTests: XCTestCase {
             XCTAssertEqual(scanReplies(unknown, chunk: chunk, limits: l).error, "Protocol error: unexpected reply type byte 0", "chunk \(chunk)")
         }
         XCTAssertNil(scanReplies(b("+" + String(repeating: "x", count: 62) + "\r\n"), chunk: 1, limits: l).error)
+        // Leading zeros count towards the header's length too (in one piece this was
+        // "invalid aggregate length" at the byte after them, byte by byte "too long").
+        let zeros = b("*" + String(repeating: "0", count: 100) + "3x\r\n")
+        for chunk in [1, 7, 1000] {
+            XCTAssertEqual(scanReplies(zeros, chunk: chunk, limits: l).error, "Protocol error: reply header too long", "chunk \(chunk)")
+        }
+        XCTAssertEqual(scanReplies(b("*0001\r\n:1\r\n"), chunk: 1, limits: l).frames.count, 1)
     }
 
     /// What `EVAL "local a = {}; local b = {a}; a[1] = b; return a" 0` gets from Redis: ~8000
