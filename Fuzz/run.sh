@@ -7,7 +7,7 @@
 # Builds first (Fuzz/build.sh). Exit status: non-zero if any target failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT=.build-fuzz
+OUT=${FUZZ_OUT:-.build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_RUNS=${FUZZ_RUNS:-}
 FUZZ_ARGS=${FUZZ_ARGS:-}
