@@ -57,8 +57,10 @@ build:
 	$(SWIFT) build -c $(CONFIG)
 
 # Unit tests, the black-box suite against the release binary (tests/test_maintenance.py finds
-# respite-maintsim next to it), the short soak, then the compatibility suite. All always run, so
-# CI shows every failure; the target fails if any does.
+# respite-maintsim next to it), every fuzz target for FUZZ_CI_SECONDS, the short soak, the
+# compatibility suite, then the quick ASan/LeakSanitizer and TSan runs (their own builds, ~6 min
+# together with the fuzzing on 2 idle cores). All always run, so CI shows every failure; the
+# target fails if any does.
 test: deps build
 	@rc=0; \
 	echo "$(SWIFT) test"; $(SWIFT) test || rc=1; \

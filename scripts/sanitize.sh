@@ -6,7 +6,7 @@
 # chosen for the untrusted-input and threaded paths (docs/reliability.md, "Sanitizers").
 # A sanitizer report from any process fails the run: the black-box suite's processes write
 # theirs to .build-<kind>/reports/ (respite must exit cleanly on SIGTERM for LeakSanitizer to
-# speak), unit tests to the console. Suppressions: scripts/sanitizers/<kind>.supp.
+# speak), unit tests to the console. Suppressions, if ever needed: scripts/sanitizers/<kind>.supp.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:?asan or tsan}
@@ -79,7 +79,12 @@ elif [ "$kind" = tsan ]; then
         echo "$out" | grep -A40 "WARNING: ThreadSanitizer" | head -120; rc=1
     fi
 else
-    $SWIFT test -Xswiftc -sanitize=$flag --scratch-path "$scratch" ${unit_filter:+--filter "$unit_filter"} \
+    # Leaks are not checked in the unit-test process: its one direct leak is XCTest's own (the
+    # weak-reference side table of awaitUsingExpectation), and every test case, TestRedisServer
+    # and Foundation.Process hangs off it as an "indirect leak" no narrow suppression removes.
+    # Respite's code is leak-checked in the respite and respite-maintsim processes below.
+    ASAN_OPTIONS="${ASAN_OPTIONS/detect_leaks=1/detect_leaks=0}" \
+        $SWIFT test -Xswiftc -sanitize=$flag --scratch-path "$scratch" ${unit_filter:+--filter "$unit_filter"} \
         >"$scratch/unit.log" 2>&1 || rc=1
     grep -v "^Test Case .* passed\|^Test Suite .* started\|^Test Suite .* passed" "$scratch/unit.log"
 fi
