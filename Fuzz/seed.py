@@ -2,7 +2,9 @@
 """Seed corpora for the fuzz targets, made at run time from the repository's own fixtures
 (nothing large is committed): requests from tests/test_resp_corpus.py and the Redis rules in
 Tests/RESPTests/RequestScannerRedisRulesTests.swift, replies from the shaping corpus fixture,
-the reference configuration files, and the hand-written seeds in Fuzz/seeds/<Target>/.
+the reference configuration files, the hand-written seeds in Fuzz/seeds/<Target>/ (payloads;
+zero option bytes are put before them), and the inputs that once failed a target in
+Fuzz/regressions/<Target>/ (whole, replayed as they are).
 Usage: Fuzz/seed.py OUTDIR   (writes OUTDIR/<Target>/seed-N)"""
 import ast
 import hashlib
@@ -76,8 +78,12 @@ def main() -> None:
         hand = os.path.join(ROOT, "Fuzz/seeds", target)
         if os.path.isdir(hand):
             payloads = payloads + [open(os.path.join(hand, f), "rb").read() for f in sorted(os.listdir(hand))]
-        for p in payloads:
-            data = bytes(HEADER[target]) + p
+        inputs = [bytes(HEADER[target]) + p for p in payloads]
+        # Inputs that once failed a target, option bytes and all, replayed as they are.
+        reg = os.path.join(ROOT, "Fuzz/regressions", target)
+        if os.path.isdir(reg):
+            inputs += [open(os.path.join(reg, f), "rb").read() for f in sorted(os.listdir(reg))]
+        for data in inputs:
             name = "seed-" + hashlib.sha1(data).hexdigest()[:16]
             with open(os.path.join(tdir, name), "wb") as f:
                 f.write(data)
