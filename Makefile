@@ -18,15 +18,27 @@ SOAK_MAINT_INTERVAL  ?= 60
 SOAK_ARGS            ?=
 SOAK_CI_SECONDS      ?= 150
 SOAK_CI_MAINT_INTERVAL ?= 40
+# `make fuzz` runs each libFuzzer target (Fuzz/) for FUZZ_SECONDS; `make test` for
+# FUZZ_CI_SECONDS. `make asan` / `make tsan` run the full sanitizer sets, `make test` the quick
+# ones (SANITIZE_CI_SCOPE); see docs/reliability.md, "Fuzzing" and "Sanitizers".
+FUZZ_SECONDS         ?= 60
+FUZZ_CI_SECONDS      ?= 10
+SANITIZE_CI_SCOPE    ?= quick
 
-.PHONY: all deps build test unit-test blackbox-test soak compat compat-baseline demo bench clean help
+.PHONY: all deps build test unit-test blackbox-test soak compat compat-baseline demo bench fuzz asan tsan clean help
 
 all: build
 
 help:
 	@echo "make deps    install missing Debian/Python dependencies (idempotent)"
 	@echo "make build   swift build -c $(CONFIG): $(BIN), $(MAINTSIM), $(LOAD)"
-	@echo "make test    deps + build + swift test + pytest black-box suite + short soak + make compat"
+	@echo "make test    deps + build + swift test + pytest black-box suite + fuzz smoke + short soak"
+	@echo "             + make compat + quick ASan/LSan and TSan runs"
+	@echo "make fuzz    every libFuzzer target (Fuzz/) for FUZZ_SECONDS (60) each; a crash keeps"
+	@echo "             its reproducer in .build-fuzz/artifacts/<target>/"
+	@echo "make asan    respite + respite-maintsim + swift test under AddressSanitizer/LeakSanitizer"
+	@echo "             (.build-asan), then the whole black-box suite against them"
+	@echo "make tsan    the same under ThreadSanitizer (.build-tsan): simulator, maintenance, upstream tests"
 	@echo "make compat  Redis's own TCL suite through Respite, RESP2 and RESP3, against the"
 	@echo "             committed direct baseline (tests/compat/), both protocols side by side; COMPAT_ARGS='--unit unit/multi'"
 	@echo "make soak    deps + build + an hour (SOAK_SECONDS) of mixed load, maintenance every"
@@ -45,18 +57,26 @@ build:
 	$(SWIFT) build -c $(CONFIG)
 
 # Unit tests, the black-box suite against the release binary (tests/test_maintenance.py finds
-# respite-maintsim next to it), the short soak, then the compatibility suite. All always run, so
-# CI shows every failure; the target fails if any does.
+# respite-maintsim next to it), every fuzz target for FUZZ_CI_SECONDS, the short soak, the
+# compatibility suite, then the quick ASan/LeakSanitizer and TSan runs (their own builds, ~6 min
+# together with the fuzzing on 2 idle cores). All always run, so CI shows every failure; the
+# target fails if any does.
 test: deps build
 	@rc=0; \
 	echo "$(SWIFT) test"; $(SWIFT) test || rc=1; \
 	echo "RESPITE_BIN=$(CURDIR)/$(BIN) $(PYTHON) -m pytest tests -q"; \
 	RESPITE_BIN=$(CURDIR)/$(BIN) $(PYTHON) -m pytest tests -q || rc=1; \
+	echo "FUZZ_SECONDS=$(FUZZ_CI_SECONDS) bash Fuzz/run.sh"; \
+	FUZZ_SECONDS=$(FUZZ_CI_SECONDS) bash Fuzz/run.sh || rc=1; \
 	echo "$(PYTHON) scripts/soak.py --seconds $(SOAK_CI_SECONDS) --maint-interval $(SOAK_CI_MAINT_INTERVAL)"; \
 	$(PYTHON) scripts/soak.py --respite $(BIN) --seconds $(SOAK_CI_SECONDS) \
 		--maint-interval $(SOAK_CI_MAINT_INTERVAL) || rc=1; \
 	echo "$(PYTHON) scripts/compat.py --respite $(BIN) $(COMPAT_ARGS)"; \
 	$(PYTHON) scripts/compat.py --respite $(BIN) $(COMPAT_ARGS) || rc=1; \
+	echo "bash scripts/sanitize.sh asan $(SANITIZE_CI_SCOPE)"; \
+	bash scripts/sanitize.sh asan $(SANITIZE_CI_SCOPE) || rc=1; \
+	echo "bash scripts/sanitize.sh tsan $(SANITIZE_CI_SCOPE)"; \
+	bash scripts/sanitize.sh tsan $(SANITIZE_CI_SCOPE) || rc=1; \
 	if [ $$rc -ne 0 ]; then echo "make test: FAILED (see above)" >&2; fi; \
 	exit $$rc
 
@@ -80,6 +100,17 @@ compat: deps build
 compat-baseline: deps
 	$(PYTHON) scripts/compat.py --direct --write-baseline $(COMPAT_ARGS)
 
+# Coverage-guided fuzzing of the untrusted-input code (docs/reliability.md, "Fuzzing").
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash Fuzz/run.sh
+
+# Sanitizer builds and the tests that matter under them (docs/reliability.md, "Sanitizers").
+asan: deps
+	bash scripts/sanitize.sh asan full
+
+tsan: deps
+	bash scripts/sanitize.sh tsan full
+
 demo: deps build
 	RESPITE_BIN=$(CURDIR)/$(BIN) bash scripts/demo.sh
 
@@ -87,4 +118,4 @@ bench: deps build
 	$(PYTHON) scripts/bench.py --respite $(BIN) $(BENCH_ARGS)
 
 clean:
-	rm -rf .build .pytest_cache tests/__pycache__ scripts/__pycache__
+	rm -rf .build .build-fuzz .build-asan .build-tsan .pytest_cache tests/__pycache__ scripts/__pycache__

@@ -26,10 +26,14 @@ final class ActionRecord: @unchecked Sendable {
     func succeed(_ result: JSON = .null) { log("done"); state.with { $0.status = "success"; $0.result = result } }
     var status: String { state.with { $0.status } }
 
+    /// A snapshot for the API. The log is copied into a buffer of its own under the lock: shared
+    /// copy-on-write, the worker's next append would go into the buffer the loop thread is
+    /// rendering once that reference is dropped, an ordering made only by the runtime's
+    /// reference count, which ThreadSanitizer cannot see (it reported it as a race).
     var json: JSON {
         state.with { s in
             .object(["action_id": .string(id), "type": .string(type), "status": .string(s.status),
-                     "log": .array(s.log), "error": s.error.map { .string($0) } ?? .null, "result": s.result])
+                     "log": .array(s.log.map { $0 }), "error": s.error.map { .string($0) } ?? .null, "result": s.result])
         }
     }
 }

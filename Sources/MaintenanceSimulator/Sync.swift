@@ -53,9 +53,10 @@ final class Latch<Value>: @unchecked Sendable {
     }
 }
 
-/// Runs `body` on a new detached-joinable thread; returns its id for `pthread_join`.
-@discardableResult
-func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
+/// Runs `body` on a new detached thread. Callers wait on latches, never on the thread itself,
+/// so it is detached: a joinable thread nobody joins keeps its stack and descriptor until the
+/// process ends (ThreadSanitizer reported every action's worker as a leaked thread).
+func startThread(_ body: @escaping @Sendable () -> Void) {
     final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
     let ctx = Unmanaged.passRetained(Box(body)).toOpaque()
     var tid = pthread_t()
@@ -65,7 +66,7 @@ func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
         return nil
     }, ctx)
     precondition(rc == 0, "pthread_create failed: \(rc)")
-    return tid
+    pthread_detach(tid)
 }
 
 /// Closures posted from any thread and run on the loop's thread, woken through a pipe.

@@ -370,6 +370,8 @@ struct FrameCursor {
         var k = s
         var neg = false
         if p[k] == RESPByte.minus { neg = true; k += 1 }
+        // Leading zeros, as the reply scanner and the decoder take them (Redis sends none).
+        while k < s + l - 1 && p[k] == 48 { k += 1 }
         guard s + l - k > 0, s + l - k <= 18 else { return nil }  // 18 digits cannot overflow
         var v = 0
         while k < s + l {

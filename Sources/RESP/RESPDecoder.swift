@@ -48,6 +48,19 @@ struct RESPDecoding {
 
     mutating func value(depth: Int) throws -> RESPValue? {
         guard depth <= maxDepth else { throw RESPDecodeError("nesting too deep", offset: i) }
+        // Attributes (`|`) before the value are read and dropped in a loop: a run of them must
+        // not cost a stack frame each.
+        while i < n && p[i] == RESPByte.pipe {
+            let at = i
+            i += 1
+            guard let count = try integer("invalid attribute length") else { return nil }
+            guard count >= 0, count <= Self.maxLength else {
+                throw RESPDecodeError("invalid attribute length", offset: at)
+            }
+            for _ in 0..<(count * 2) {
+                guard try value(depth: depth + 1) != nil else { return nil }
+            }
+        }
         guard i < n else { return nil }
         let at = i
         let t = p[i]
@@ -91,15 +104,6 @@ struct RESPDecoding {
             }
             guard let items = try elements(t == RESPByte.percent ? count * 2 : count, at: at, depth: depth) else { return nil }
             return t == RESPByte.tilde ? .set(items) : t == RESPByte.push ? .push(items) : .map(items)
-        case RESPByte.pipe:
-            guard let count = try integer("invalid attribute length") else { return nil }
-            guard count >= 0, count <= Self.maxLength else {
-                throw RESPDecodeError("invalid attribute length", offset: at)
-            }
-            for _ in 0..<(count * 2) {
-                guard try value(depth: depth + 1) != nil else { return nil }
-            }
-            return try value(depth: depth)
         case RESPByte.underscore:
             guard let (_, l) = try line() else { return nil }
             guard l == 0 else { throw RESPDecodeError("invalid null", offset: at) }
@@ -189,15 +193,16 @@ struct RESPDecoding {
                 guard k + 1 < n else { return nil }
                 guard p[k + 1] == RESPByte.lf, digits > 0 else { throw RESPDecodeError(message, offset: start) }
                 i = k + 2
-                return neg ? -v : v
+                return v
             }
             if k == start && b == RESPByte.minus {
                 neg = true
             } else {
                 let d = Int(b) &- 48
                 guard d >= 0 && d <= 9 else { throw RESPDecodeError(message, offset: start) }
+                // Negative numbers accumulate downwards, so LLONG_MIN (which Redis sends) fits.
                 let (m, o1) = v.multipliedReportingOverflow(by: 10)
-                let (a, o2) = m.addingReportingOverflow(d)
+                let (a, o2) = neg ? m.subtractingReportingOverflow(d) : m.addingReportingOverflow(d)
                 guard !o1 && !o2 else { throw RESPDecodeError(message, offset: start) }
                 v = a
                 digits += 1

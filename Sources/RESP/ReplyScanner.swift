@@ -77,17 +77,19 @@ public struct ReplyScanner {
                 var neg = false
                 if j < n && p[j] == 45 { neg = true; j &+= 1 }
                 let digits = j
-                while j < n {
+                // A header (leading zeros and all) is held to `maxInline` at the same byte
+                // whether the rest of it is here or not.
+                let longest = pos &+ limits.maxInline
+                let stop = min(n, longest)
+                while j < stop {
                     let d = Int(p[j]) &- 48
                     if d < 0 || d > 9 { break }
                     if number > (Int.max - 9) / 10 { return fail("invalid length") }
                     number = number &* 10 &+ d
                     j &+= 1
                 }
-                if j + 1 >= n {
-                    if n - pos > limits.maxInline { return fail("reply header too long") }
-                    return .incomplete
-                }
+                if j >= longest { return fail("reply header too long") }
+                if j + 1 >= n { return .incomplete }
                 if j == digits || p[j] != 13 || p[j + 1] != 10 {
                     return fail(t == UInt8(ascii: "$") || t == UInt8(ascii: "!") || t == UInt8(ascii: "=")
                                 ? "invalid bulk length" : "invalid aggregate length")
@@ -95,10 +97,18 @@ public struct ReplyScanner {
                 if neg { number = -number }
                 nl = j + 1
             } else {
+                // The verdict must not depend on how the bytes arrive: an unknown type byte fails
+                // before its line is looked for, and a line is held to `maxInline` whether its
+                // newline is already here or not.
+                guard t == UInt8(ascii: "+") || t == UInt8(ascii: "-") || t == UInt8(ascii: ":") || t == UInt8(ascii: "_")
+                    || t == UInt8(ascii: ",") || t == UInt8(ascii: "#") || t == UInt8(ascii: "(") else {
+                    return fail("unexpected reply type byte \(t)")
+                }
                 guard let found = findNewline(p, from: pos, n) else {
                     if n - pos > limits.maxInline { return fail("reply header too long") }
                     return .incomplete
                 }
+                if found - pos > limits.maxInline { return fail("reply header too long") }
                 nl = found
             }
             if stack.count == 0 && !attributeAtTop { topType = t; valueOffset = pos }

@@ -20,7 +20,7 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         guard let colon = t.lastIndex(of: ":") else { return nil }
         var host = String(t[..<colon])
         guard let port = Int(t[t.index(after: colon)...]), port > 0, port < 65536 else { return nil }
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()).trimmingSpaces }
         if host.isEmpty { return nil }
         return Endpoint(host: host, port: port)
     }

@@ -53,6 +53,8 @@ let onStop: EventCallback = { _, _, ctx in
     simulator.shutdown()
     term.free()
     int.free()
+    // Released with the events that held it, so the simulator ends with nothing leaked.
+    Unmanaged<StopContext>.fromOpaque(ctx).release()
     return 0
 }
 

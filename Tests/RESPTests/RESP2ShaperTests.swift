@@ -28,6 +28,14 @@ final class RESP2ShaperTests: XCTestCase {
         }
     }
 
+    /// Counts and lengths with leading zeros frame in the scanner and decode in the decoder, so
+    /// the shaper takes them too (found by fuzzing: it refused `*002`, and the RESP3 bytes went
+    /// to the RESP2 client unshaped).
+    func testLeadingZerosInLengths() {
+        XCTAssertEqual(shaped("*002\r\n_\r\n$0001\r\nx\r\n"), "*2\r\n$-1\r\n$0001\r\nx\r\n")
+        XCTAssertEqual(shaped("%" + String(repeating: "0", count: 40) + "1\r\n+a\r\n#t\r\n"), "*2\r\n+a\r\n:1\r\n")
+    }
+
     func testScalars() {
         XCTAssertEqual(shaped("_\r\n"), "$-1\r\n")
         XCTAssertEqual(shaped(",1.5\r\n"), "$3\r\n1.5\r\n")

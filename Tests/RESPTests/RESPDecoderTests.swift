@@ -119,6 +119,23 @@ final class RESPDecoderTests: XCTestCase {
         }
     }
 
+    /// Redis sends LLONG_MIN (`INCRBY k -9223372036854775808` on 0); one past it is refused.
+    func testIntegerBoundsAreRead() throws {
+        XCTAssertEqual(try decodeChecked(":-9223372036854775808\r\n"), .integer(Int64.min))
+        XCTAssertEqual(try decodeChecked("*1\r\n:-9223372036854775808\r\n"), .array([.integer(Int64.min)]))
+        assertMalformed(":-9223372036854775809\r\n", "invalid integer")
+        assertMalformed(":9223372036854775808\r\n", "invalid integer")
+    }
+
+    /// A run of attributes is read in a loop, not one stack frame each (250 000 `|0` in a row
+    /// overflowed the stack when each recursed).
+    func testLongRunOfAttributesIsNotRecursion() throws {
+        let run = String(repeating: "|0\r\n", count: 250_000) + ":1\r\n"
+        let decoded = try XCTUnwrap(try RESPValue.decode(b(run)))
+        XCTAssertEqual(decoded.value, .integer(1))
+        XCTAssertEqual(decoded.consumed, run.utf8.count)
+    }
+
     func testHugeDeclaredLengthIsIncompleteNotACrash() throws {
         XCTAssertNil(try RESPValue.decode(b("*1000000000\r\n:1\r\n")))
         XCTAssertNil(try RESPValue.decode(b("$1000000000\r\nabc")))

@@ -188,6 +188,27 @@ final class ReplyScannerTests: XCTestCase {
         XCTAssertNotNil(scanReplies(b("?x\r\n"), chunk: 100).error)
     }
 
+    /// The verdict on a long line or an unknown type byte is the same however the bytes arrive
+    /// (found by fuzzing: in one piece a 300-byte line passed a 254-byte `maxInline`, byte by byte
+    /// it failed; an unknown type byte was reported only once its newline arrived).
+    func testLineVerdictsDoNotDependOnTheSplit() {
+        var l = RESPLimits(); l.maxInline = 64
+        let long = b("+" + String(repeating: "x", count: 100) + "\r\n")
+        let unknown = b("\u{0}" + String(repeating: "\u{0}", count: 100) + "\r\n")
+        for chunk in [1, 7, 1000] {
+            XCTAssertEqual(scanReplies(long, chunk: chunk, limits: l).error, "Protocol error: reply header too long", "chunk \(chunk)")
+            XCTAssertEqual(scanReplies(unknown, chunk: chunk, limits: l).error, "Protocol error: unexpected reply type byte 0", "chunk \(chunk)")
+        }
+        XCTAssertNil(scanReplies(b("+" + String(repeating: "x", count: 62) + "\r\n"), chunk: 1, limits: l).error)
+        // Leading zeros count towards the header's length too (in one piece this was
+        // "invalid aggregate length" at the byte after them, byte by byte "too long").
+        let zeros = b("*" + String(repeating: "0", count: 100) + "3x\r\n")
+        for chunk in [1, 7, 1000] {
+            XCTAssertEqual(scanReplies(zeros, chunk: chunk, limits: l).error, "Protocol error: reply header too long", "chunk \(chunk)")
+        }
+        XCTAssertEqual(scanReplies(b("*0001\r\n:1\r\n"), chunk: 1, limits: l).frames.count, 1)
+    }
+
     /// What `EVAL "local a = {}; local b = {a}; a[1] = b; return a" 0` gets from Redis: ~8000
     /// nested one-element arrays ending in an error. With no nesting limit (upstream scanners)
     /// the stack grows past its first block and the frame is whole, at any split; the next

@@ -22,6 +22,8 @@ final class MaintenanceEventTests: XCTestCase {
 
     func testEndpointFormsThatMeanNoAddress() {
         for s in ["null", "<nil>", "?", "", ":6379", "host:0", "host"] { XCTAssertNil(Endpoint.parse(s), s) }
+        // A blank host inside brackets is no host either (found by fuzzing: `[ ]:7000` gave " ").
+        for s in ["[]:7000", "[ ]:7000", "[  ]:7000"] { XCTAssertNil(Endpoint.parse(s), s) }
         XCTAssertEqual(Endpoint.parse("[::1]:6380"), Endpoint(host: "::1", port: 6380))
         XCTAssertEqual(Endpoint.parse("fe80::1:6380"), Endpoint(host: "fe80::1", port: 6380))
         XCTAssertEqual(parse(">4\r\n$6\r\nMOVING\r\n:2\r\n:5\r\n$4\r\nnull\r\n"), .moving(seq: 2, seconds: 5, endpoint: nil))
