@@ -25,7 +25,8 @@ module RespiteMaintenance
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=($(cd Fuzz && ls -d */ | tr -d / | grep -v -e '^Support$' -e '^seeds$'))
+    # A target is a folder of Swift sources (seeds/ and regressions/ hold inputs; Support/ is shared).
+    targets=($(cd Fuzz && for d in */; do [ "$d" != Support/ ] && compgen -G "$d*.swift" >/dev/null && echo "${d%/}"; done; true))
 fi
 for t in "${targets[@]}"; do
     echo "fuzz target $t"

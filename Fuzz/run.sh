@@ -14,7 +14,8 @@ FUZZ_ARGS=${FUZZ_ARGS:-}
 bash Fuzz/build.sh "$@" || exit 1
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=($(cd Fuzz && ls -d */ | tr -d / | grep -v -e '^Support$' -e '^seeds$'))
+    # A target is a folder of Swift sources (seeds/ and regressions/ hold inputs; Support/ is shared).
+    targets=($(cd Fuzz && for d in */; do [ "$d" != Support/ ] && compgen -G "$d*.swift" >/dev/null && echo "${d%/}"; done; true))
 fi
 rm -rf "$OUT/seeds"
 python3 Fuzz/seed.py "$OUT/seeds" || exit 1
