@@ -100,6 +100,7 @@ class Worker(threading.Thread):
             if self.stop_ev.is_set():
                 break
             t_op = self.ledger.now()
+            fresh = r is None
             try:
                 if r is None:
                     r = self.client()
@@ -110,7 +111,10 @@ class Worker(threading.Thread):
                     r = None
             except Exception as e:  # noqa: BLE001 - every failure a client sees is recorded
                 text = f"{type(e).__name__}: {e}"
-                if MAXCLIENTS_TEXT in text and self.ledger.burst_expected():
+                # Refused at maxclients: Redis's error, or, when the client wrote its first
+                # command before reading it, the close that follows it (as against Redis).
+                refused = MAXCLIENTS_TEXT in text or (fresh and ("Broken pipe" in text or "reset by peer" in text))
+                if refused and self.ledger.burst_expected():
                     self.ledger.refused.append((self.ledger.now(), self.name))
                 else:
                     self.ledger.error(self.name, text, t_op)

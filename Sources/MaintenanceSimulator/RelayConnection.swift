@@ -1,9 +1,7 @@
 // RelayConnection: one client connection and its own backend connection, relayed frame by frame.
 //
 // Client → backend is framed with RequestScanner, so the simulator can answer
-// `CLIENT MAINT_NOTIFICATIONS` itself and watch HELLO, SELECT, CLIENT SETNAME, RESET and the
-// subscriptions, which a backend switch sets up again on the new backend (as a proxy that
-// moves a connection between servers keeps its state).
+// `CLIENT MAINT_NOTIFICATIONS` itself and watch HELLO, SELECT, CLIENT SETNAME and RESET.
 // Backend → client is framed with ReplyScanner, so injected pushes land only between whole
 // frames. A FIFO of expectations keeps locally answered requests in order with forwarded ones.
 // Lives on the simulator's loop thread.
@@ -58,10 +56,6 @@ final class RelayConnection {
     private(set) var endpointType: EndpointType?
     private(set) var db = 0
     private(set) var name: String?
-    /// Channels by subscribe command (SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE), as the client asked.
-    private var subscriptions: [String: Set<[UInt8]>] = [:]
-    /// Subscribe confirmations of a replay still to drop (pushes on RESP3).
-    private var swallowConfirmations = 0
     /// While set, new requests wait in the input buffer (a backend switch is pending).
     private(set) var holding = false
     private var switchTarget: Backend?
@@ -180,13 +174,6 @@ final class RelayConnection {
         case "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe":
             // Confirmations come one per channel: pushes on RESP3 (no reply to wait for), plain
             // arrays on RESP2.
-            let kind = command.hasSuffix("unsubscribe") ? String(command.dropLast(11)) + "subscribe" : command
-            if command.hasSuffix("unsubscribe") {
-                if argc == 1 { subscriptions[kind] = nil }
-                for i in 1..<max(1, argc) { subscriptions[kind]?.remove(arg(i)) }
-            } else {
-                for i in 1..<max(1, argc) { subscriptions[kind, default: []].insert(arg(i)) }
-            }
             toBackend.append(UnsafeRawPointer(fromClient.readPointer), count: length)
             if !resp3 { for _ in 0..<max(1, argc - 1) { expected.append(.plain) } }
             return
@@ -290,10 +277,7 @@ final class RelayConnection {
             case .frame(let f):
                 let bytes = Array(UnsafeBufferPointer(start: fromBackend.readPointer, count: f.length))
                 fromBackend.consume(f.length)
-                if f.isPush {
-                    if swallowConfirmations > 0 && Self.isSubscribeConfirmation(bytes) { swallowConfirmations -= 1 } else { emit(bytes) }
-                    continue
-                }
+                if f.isPush { emit(bytes); continue }
                 let head = expected.isEmpty ? Expectation.plain : expected.removeFirst()
                 if case .swallow = head {} else {
                     if !f.isError { apply(head) }
@@ -306,19 +290,12 @@ final class RelayConnection {
         flushClient()
     }
 
-    /// `>3 subscribe|psubscribe|ssubscribe <channel> <count>`.
-    static func isSubscribeConfirmation(_ frame: [UInt8]) -> Bool {
-        let text = String(decoding: frame.prefix(24), as: UTF8.self).lowercased()
-        return text.hasPrefix(">3\r\n") && (text.contains("\r\nsubscribe\r\n") || text.contains("\r\npsubscribe\r\n")
-            || text.contains("\r\nssubscribe\r\n"))
-    }
-
     private func apply(_ e: Expectation) {
         switch e {
         case .hello(let proto): if let p = proto { resp3 = p == 3 }
         case .select(let n): db = n
         case .setName(let n): name = n
-        case .reset: resp3 = false; db = 0; name = nil; optedIn = false; endpointType = nil; subscriptions = [:]
+        case .reset: resp3 = false; db = 0; name = nil; optedIn = false; endpointType = nil
         default: break
         }
     }
@@ -401,13 +378,6 @@ final class RelayConnection {
         if resp3 { toBackend.append(encodeCommand(["HELLO", "3"])); expected.append(.swallow) }
         if db != 0 { toBackend.append(encodeCommand(["SELECT", String(db)])); expected.append(.swallow) }
         if let n = name { toBackend.append(encodeCommand(["CLIENT", "SETNAME", n])); expected.append(.swallow) }
-        for (kind, channels) in subscriptions.sorted(by: { $0.key < $1.key }) where !channels.isEmpty {
-            let args = [Array(kind.utf8)] + channels.sorted { $0.lexicographicallyPrecedes($1) }
-            let out = ByteBuffer(capacity: 64)
-            InlineSplitter.encode(args, into: out)
-            toBackend.append(out.readPointer, count: out.readableCount)
-            if resp3 { swallowConfirmations += channels.count } else { for _ in channels { expected.append(.swallow) } }
-        }
         holding = false
         processRequests()
     }
