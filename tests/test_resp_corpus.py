@@ -134,7 +134,7 @@ CORPUS = [
     ("EVAL_RO", "return redis.call('GET', KEYS[1])", "1", "s:new"),
     # keyspace
     ("TYPE", "s:str"), ("TYPE", "l:list"), ("TYPE", "h:hash"), ("TYPE", "i:set"), ("TYPE", "z:zset2"),
-    ("TYPE", "x:stream"), ("TYPE", "missing"), ("TTL", "k:ttl"), ("TTL", "s:str"), ("TTL", "missing"),
+    ("TYPE", "x:stream"), ("TYPE", "missing"), ("TTL", "s:str"), ("TTL", "missing"),
     ("PTTL", "s:str"), ("EXPIRETIME", "k:expat"), ("PEXPIRETIME", "k:expat"), ("EXISTS", "s:str", "missing", "s:str"),
     ("OBJECT", "ENCODING", "s:str"), ("OBJECT", "ENCODING", "s:new"), ("OBJECT", "ENCODING", "l:list"),
     ("OBJECT", "ENCODING", "h:hash"), ("OBJECT", "ENCODING", "i:set"), ("OBJECT", "ENCODING", "z:zset2"),
