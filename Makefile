@@ -46,7 +46,7 @@ help:
 	@echo "make demo    deps + build + Respite in front of respite-maintsim, respite-load through a"
 	@echo "             bind, a migrate and a failover; checks every acknowledged write (< 1 min)"
 	@echo "make bench   deps + build + direct vs twemproxy vs Respite, and the stall through a bind"
-	@echo "             (BENCH_ARGS='--rounds 5', '--no-maint')"
+	@echo "             (BENCH_ARGS='--rounds 5', '--no-maint', '--respite-before OLD_BINARY')"
 	@echo "make clean   remove build products"
 
 deps:
