@@ -240,3 +240,27 @@ def test_user_without_select_permission_works_in_its_selected_db(secured):
         assert admin.call("AUTH", SECRET) == "OK"
         assert admin.call_raw("SELECT", "9") == b"+OK\r\n"
         assert admin.call_raw("GET", "xbob") == b"$1\r\nv\r\n"
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_refused_subscription_gets_redis_error_and_the_connection_goes_on(secured, proto):
+    """A SUBSCRIBE an ACL refuses (`resetchannels`) is answered with Redis's -NOPERM and nothing
+    else changes: the client stays connected, a permitted SUBSCRIBE works, and a pipelined PING
+    runs in whatever context the SUBSCRIBE ahead of it left (as direct)."""
+    proxy, r = secured
+    with Conn(r.addr) as c:
+        assert c.call("AUTH", SECRET) == "OK"
+        assert c.call("ACL", "SETUSER", "subs", "reset", "on", ">pw", "~*", "+@all", "resetchannels", "&ok:*") == "OK"
+    stream = (b"SUBSCRIBE nope\r\nPING\r\nSUBSCRIBE ok:1 nope\r\n"
+              b"PSUBSCRIBE ok:*\r\nSUBSCRIBE ok:1\r\nPING\r\nUNSUBSCRIBE\r\nPUNSUBSCRIBE\r\nPING\r\n")
+
+    def session(ep):
+        with Conn(ep.addr) as c:
+            login = c.call_raw("HELLO", "3", "AUTH", "subs", "pw") if proto == 3 else c.call_raw("AUTH", "subs", "pw")
+            assert not login.startswith(b"-"), login
+            c.send(stream)
+            return [c.read_raw() for _ in range(9)]
+
+    want, got = session(r), session(proxy)
+    assert got == want, "\n".join(f"redis {w!r}\nrespite {g!r}" for w, g in zip(want, got) if w != g)
+    assert got[0].startswith(b"-NOPERM")

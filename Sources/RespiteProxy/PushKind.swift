@@ -53,6 +53,30 @@ enum PushKind: Equatable {
         return .other
     }
 
+    /// Whether a `pmessage` push is on a channel starting with `prefix` (another session's
+    /// subscription-move marker, which a pattern may match). Other messages: false, at once.
+    static func patternMessageChannelHasPrefix(_ frame: UnsafeRawBufferPointer, _ info: ReplyFrame, _ prefix: StaticString) -> Bool {
+        var i = info.valueOffset
+        guard readLine(frame, &i) != nil, let kind = readString(frame, &i), kind.count == 8,
+              lower(frame[kind.lowerBound]) == UInt8(ascii: "p"), readString(frame, &i) != nil,
+              let name = readString(frame, &i), name.count >= prefix.utf8CodeUnitCount else { return false }
+        let p = prefix.utf8Start
+        for k in 0..<prefix.utf8CodeUnitCount where frame[name.lowerBound + k] != p[k] { return false }
+        return true
+    }
+
+    /// Whether a `message`, `pmessage` or `smessage` push is on `channel`.
+    static func messageChannelIs(_ frame: UnsafeRawBufferPointer, _ info: ReplyFrame, _ channel: [UInt8]) -> Bool {
+        var i = info.valueOffset
+        guard readLine(frame, &i) != nil, let kind = readString(frame, &i) else { return false }
+        if kind.count == 8 && lower(frame[kind.lowerBound]) == UInt8(ascii: "p") {
+            guard readString(frame, &i) != nil else { return false }   // the pattern
+        }
+        guard let name = readString(frame, &i), name.count == channel.count else { return false }
+        for (k, c) in channel.enumerated() where frame[name.lowerBound + k] != c { return false }
+        return true
+    }
+
     private static func lower(_ c: UInt8) -> UInt8 { (c >= 65 && c <= 90) ? c + 32 : c }
 
     /// Reads one header line starting at `i`; returns its bytes after the type byte.

@@ -1,10 +1,9 @@
 // Session+Handoff: moving a session's pinned state to a new upstream connection when the old
-// one must be handed off (MOVING). Subscriptions move at once: a new connection subscribes to
-// every channel, pattern and shard channel, its confirmations are swallowed, and only then does
-// the session switch. The old connection is then unsubscribed, and closed only once its last
-// unsubscribe confirmation arrives — so every message the server had already sent it is read
-// first. In the overlap a message may arrive twice, never not at all. A transaction or a blocked command hands off when it ends
-// (the pool closes a retiring connection when the session releases it).
+// one must be handed off (MOVING). Subscriptions move at once (Session+SubscriptionMove.swift,
+// exactly once by a marker: SubscriptionHandoff.swift). A blocked command is released with
+// `CLIENT UNBLOCK … TIMEOUT` and re-issued on a new connection with the time it has left. A
+// transaction hands off when it ends (the pool closes a retiring connection when the session
+// releases it).
 
 import EventLoop
 import Observability
@@ -15,81 +14,13 @@ import RespiteUpstream
 extension Session {
     /// The pool retires `conn`, this session's pinned connection.
     func pinnedRetiring(_ conn: UpstreamConnection) {
-        guard pinned === conn, resubscribing == nil else { return }
-        if subscribed && !inMulti { moveSubscriptions(from: conn) }
-        else if blocked != nil && !inMulti { unblockForHandoff(conn) }
-    }
-
-    private func moveSubscriptions(from old: UpstreamConnection) {
-        let fresh: UpstreamConnection
-        do {
-            fresh = try proxy.pool.leasePinned(db: db, identity: identity, session: index)
-        } catch {
-            Log.warning("Client id=\(id): cannot open a connection to move its subscriptions (\(error)); they end when the old connection closes")
-            return
+        guard pinned === conn, !subscriptionsMoving else { return }
+        if subscribed && !inMulti {
+            subscriptionMoveWanted = true
+            startSubscriptionMoveIfReady()
+        } else if blocked != nil && !inMulti {
+            unblockForHandoff(conn)
         }
-        let out = proxy.scratch
-        out.clear()
-        var count = 0
-        for (name, set) in [("SUBSCRIBE", channels), ("PSUBSCRIBE", patterns), ("SSUBSCRIBE", shardChannels)] where !set.isEmpty {
-            InlineSplitter.encode([Array(name.utf8)] + set.sorted { $0.lexicographicallyPrecedes($1) }, into: out)
-            count += set.count
-        }
-        fresh.sendWithoutReply(out.readPointer, out.readableCount)
-        resubscribing = fresh
-        resubscribeLeft = count
-        Log.verbose("Client id=\(id): moving \(count) subscriptions from upstream connection \(old.id) to \(fresh.id)")
-    }
-
-    /// A subscription confirmation on the connection being prepared; true when swallowed.
-    func resubscribeConfirmed(on conn: UpstreamConnection) -> Bool {
-        guard let fresh = resubscribing, fresh === conn else { return false }
-        resubscribeLeft -= 1
-        if resubscribeLeft <= 0 {
-            let old = pinned
-            pinned = fresh
-            resubscribing = nil
-            if let old, old !== fresh { retireSubscriber(old) }
-            Log.verbose("Client id=\(id): subscriptions moved to upstream connection \(fresh.id)")
-        }
-        return true
-    }
-
-    /// Unsubscribes the old connection; it closes when its last confirmation is read.
-    private func retireSubscriber(_ old: UpstreamConnection) {
-        let out = ByteBuffer(capacity: 64)
-        var expected = 0
-        for (name, set) in [("UNSUBSCRIBE", channels), ("PUNSUBSCRIBE", patterns), ("SUNSUBSCRIBE", shardChannels)] where !set.isEmpty {
-            InlineSplitter.encode([Array(name.utf8)], into: out)
-            expected += set.count
-        }
-        guard expected > 0, old.state != .closed else {
-            proxy.pool.release(old, reusable: false)
-            return
-        }
-        old.sendWithoutReply(out.readPointer, out.readableCount)
-        retiredSubscriber = old
-        retiredLeft = expected
-    }
-
-    /// A push on the old subscriber connection: messages still count, its unsubscribe
-    /// confirmations are counted down and swallowed. True when the push was handled here.
-    func retiredSubscriberPush(_ conn: UpstreamConnection, _ kind: PushKind, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) -> Bool {
-        guard let old = retiredSubscriber, old === conn else { return false }
-        switch kind {
-        case .message:
-            writePush(frame, info)
-            markDirty()
-        case .unsubscribe:
-            retiredLeft -= 1
-            if retiredLeft <= 0 {
-                retiredSubscriber = nil
-                proxy.pool.release(old, reusable: false)
-            }
-        default:
-            break
-        }
-        return true
     }
 }
 

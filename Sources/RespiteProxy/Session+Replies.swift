@@ -172,17 +172,21 @@ extension Session {
 
     /// A push on this session's pinned connection: pub/sub traffic, invalidations, MONITOR lines.
     func pinnedPush(_ conn: UpstreamConnection, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) {
+        if (subscriptionMove != nil || subscriptionMoveTail != nil) && subscriptionMovePush(conn, frame, info) { return }
         if !info.isPush {
-            // A MONITOR line: the server streams them as plain replies nobody asked for.
-            outbuf.append(frame)
-            markDirty()
+            if pinReasons.contains(.monitor) {
+                // A MONITOR line: the server streams them as plain replies nobody asked for.
+                outbuf.append(frame)
+                markDirty()
+            } else {
+                // The error answering a SUBSCRIBE-like request (`-NOPERM`).
+                pushRequestFailed(frame)
+            }
             return
         }
         let pushKind = PushKind.classify(frame, info)
-        if retiredSubscriber != nil && retiredSubscriberPush(conn, pushKind, frame, info) { return }
         switch pushKind {
         case .subscribe(let kind, let name):
-            if resubscribeConfirmed(on: conn) { return }
             if let name { insertSubscription(kind, name) }
             confirmSubscriptionPush(frame, info)
         case .unsubscribe(let kind, let name):
@@ -194,7 +198,11 @@ extension Session {
             // gets nothing); anything else would land in its reply stream.
             guard subscribed && pinReasons.contains(.redirectTarget) else { return }
             writeInvalidationAsMessage(frame, info)
-        case .message, .invalidate:
+        case .message:
+            // A pattern may match the marker of another session's subscription move.
+            if !patterns.isEmpty && PushKind.patternMessageChannelHasPrefix(frame, info, HandoffMarker.channelPrefix) { return }
+            writePush(frame, info)
+        case .invalidate:
             writePush(frame, info)
         case .redirectBroken:
             writeRedirectBroken()
@@ -213,10 +221,28 @@ extension Session {
         guard var head = slots.first, !head.ready, head.pushesExpected > 0 else { return }
         head.pushesExpected -= 1
         if head.pushesExpected > 0 { slots[0] = head; return }
+        pushRequestDone()
+    }
+
+    /// A SUBSCRIBE-like request was refused (an ACL without the channel): its error is its
+    /// reply, as Redis sends it, and the connection goes on.
+    private func pushRequestFailed(_ frame: UnsafeRawBufferPointer) {
+        guard let head = slots.first, !head.ready, head.pushesExpected > 0 else {
+            Log.warning("Client id=\(id): dropped a reply nobody asked for: \(String(decoding: frame.prefix(80), as: UTF8.self))")
+            return
+        }
+        writePush(frame)
+        markDirty()
+        if !subscribed { pinReasons.remove(.subscribed) }
+        pushRequestDone()
+    }
+
+    private func pushRequestDone() {
         popSlot()
         pinnedInFlight -= 1
         drainReadySlots()
         releasePinnedIfIdle()
+        startSubscriptionMoveIfReady()
         noteProgress()
     }
 
@@ -241,7 +267,9 @@ extension Session {
         }
     }
 
-    func writePush(_ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) {
+    func writePush(_ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) { writePush(frame) }
+
+    func writePush(_ frame: UnsafeRawBufferPointer) {
         if proto == 3 {
             outbuf.append(frame)
         } else {

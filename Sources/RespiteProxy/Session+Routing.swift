@@ -14,6 +14,8 @@ extension Session {
     func handle(frame: UnsafeRawBufferPointer, args: ArgList) -> Bool {
         // A login being checked upstream decides who runs what follows.
         if login != nil { return false }
+        // Subscriptions moving to a new connection decide where what follows runs.
+        if subscriptionsMoving { return false }
         let base = frame.baseAddress!
         let argc = args.count
         let nameRange = args[0]
@@ -66,6 +68,11 @@ extension Session {
         }
         // Inside MULTI everything but the transaction's own controls is queued upstream.
         if inMulti { return handleInMulti(frame: frame, args: args, kind: kind, command: cmdID, route: route, shape: shape) }
+        // A RESP2 client's command behind a SUBSCRIBE still being confirmed waits: whether it
+        // runs in the subscribed context depends on whether that SUBSCRIBE was accepted.
+        if proto == 2 && pinReasons.contains(.subscribed) && route != .subscribe && route != .unsubscribe && hasPushAnsweredSlots {
+            return false
+        }
         // RESP2 subscribers may only manage subscriptions, PING, QUIT and RESET (as Redis).
         if proto == 2 && subscribed {
             switch route {
@@ -249,7 +256,7 @@ extension Session {
         let conn = pinned!
         if pushes > 0 {
             _ = takeSlot(shape: shape, pushes: pushes)
-            conn.sendWithoutReply(frame.baseAddress!, frame.count)
+            conn.sendPushAnswered(frame.baseAddress!, frame.count, confirmations: Int(pushes))
             pinnedInFlight += 1
             return true
         }
@@ -267,6 +274,7 @@ extension Session {
         if conn.pinned {
             if pinnedInFlight == 0 { pinReasons.remove(.blocking) }
             releasePinnedIfIdle()
+            startSubscriptionMoveIfReady()
         }
         noteProgress()
     }
@@ -293,29 +301,12 @@ extension Session {
 
     /// The pinned connection closed under the session.
     func pinnedLost(_ conn: UpstreamConnection) {
-        if retiredSubscriber === conn {
-            // The server closed the old subscriber first; what it had sent was read already.
-            retiredSubscriber = nil
-            return
-        }
-        if resubscribing === conn {
-            // The connection taking over the subscriptions failed; they stay where they are.
-            resubscribing = nil
-            return
-        }
+        if subscriptionMoveLost(conn) { return }
         guard pinned === conn else { return }
         if !conn.everReady && !hasPushAnsweredSlots {
             // It never got going: nothing reached the server, and the requests waiting on it
             // come back unsent and go out on a new connection, state and all.
             pinned = nil
-            return
-        }
-        if let fresh = resubscribing, fresh.state != .closed {
-            // The old connection went before the new one confirmed everything: switch now.
-            pinned = fresh
-            resubscribing = nil
-            resubscribeLeft = 0
-            markDirty()
             return
         }
         pinned = nil

@@ -102,13 +102,12 @@ final class Session {
     var channels: Set<[UInt8]> = []
     var patterns: Set<[UInt8]> = []
     var shardChannels: Set<[UInt8]> = []
-    /// A pinned connection taking over this session's subscriptions (handoff), and the
-    /// confirmations it still owes.
-    var resubscribing: UpstreamConnection?
-    var resubscribeLeft = 0
-    /// The connection the subscriptions moved away from, until it has been read to its end.
-    var retiredSubscriber: UpstreamConnection?
-    var retiredLeft = 0
+    /// Subscriptions moving to a new connection (Session+SubscriptionMove.swift): wanted once
+    /// nothing is in flight, in progress, and its tail (leaving the marker channel).
+    var subscriptionMoveWanted = false
+    var subscriptionMove: SubscriptionMove?
+    var subscriptionMoveTail: SubscriptionMoveTail?
+    var handoffCount = 0
     /// The blocking command waiting on the pinned connection, if any.
     var blocked: BlockedRequest?
     /// CLIENT TRACKING is on (as the server accepted it), and where it redirects.
@@ -393,18 +392,11 @@ final class Session {
             proxy.pool.relayCount -= 1
             r.close("client closed", notify: false)
         }
+        dropSubscriptionMove()
         if let p = pinned {
             pinned = nil
             // Whatever state the connection holds belongs to this client; never reuse it.
             proxy.pool.release(p, reusable: false)
-        }
-        if let r = resubscribing {
-            resubscribing = nil
-            proxy.pool.release(r, reusable: false)
-        }
-        if let r = retiredSubscriber {
-            retiredSubscriber = nil
-            proxy.pool.release(r, reusable: false)
         }
         shared = nil
         dropIdentity()

@@ -27,8 +27,16 @@ extension UpstreamConnection {
                     if MaintenanceEvent.isMaintenancePush(frame, info.valueOffset) {
                         pool.maintenancePush(self, frame)
                     } else {
+                        if let head = fifo.first, head.session == Pending.pushAnswered,
+                           UpstreamConnection.isSubscriptionConfirmation(frame, info.valueOffset) {
+                            if head.slot <= 1 { fifo.popFirst() } else { fifo[0].slot = head.slot - 1 }
+                        }
                         pool.delegate?.upstreamPush(self, frame, info)
                     }
+                } else if dropMiscountedPushAnswers(info, frame), let head = fifo.first, head.session == Pending.pushAnswered {
+                    // A request answered by pushes got its error instead.
+                    fifo.popFirst()
+                    pool.delegate?.upstreamPush(self, frame, info)
                 } else if streaming && fifo.count == handshakeLeft && handshakeLeft == 0 {
                     pool.delegate?.upstreamPush(self, frame, info)
                 } else if let p = fifo.popFirst() {
@@ -42,6 +50,8 @@ extension UpstreamConnection {
                         if info.isError { Log.verbose("control command on \(address) failed: \(String(decoding: frame.prefix(80), as: UTF8.self))") }
                         close(reason: "released")
                         return false
+                    } else if p.session == Pending.discard {
+                        if info.isError { Log.verbose("upstream connection \(id): Respite's own request failed: \(String(decoding: frame.prefix(80), as: UTF8.self))") }
                     } else if p.session == Pending.idRefresh {
                         drop(p)
                         idRefreshing = false
@@ -116,4 +126,47 @@ extension UpstreamConnection {
         let effective = relaxed.timeout(normal: normal, relaxed: pool.settings.maintenance.relaxedTimeoutMs, now: now)
         return head.deadline + Int64(effective - normal) <= now ? effective : nil
     }
+}
+
+extension UpstreamConnection {
+    /// Before a reply: an entry for a request answered by pushes can only take an error (Redis
+    /// sends nothing else there); ahead of any other reply, its confirmations were miscounted
+    /// and it goes. Always true (a condition step).
+    func dropMiscountedPushAnswers(_ info: ReplyFrame, _ frame: UnsafeRawBufferPointer) -> Bool {
+        guard !info.isError else { return true }
+        while let head = fifo.first, head.session == Pending.pushAnswered {
+            fifo.popFirst()
+            Log.warning("upstream connection \(id): a reply where subscription confirmations were expected: \(String(decoding: frame.prefix(60), as: UTF8.self).debugDescription)")
+        }
+        return true
+    }
+
+    /// Whether a push is a (un)subscribe confirmation: its first element is `subscribe`,
+    /// `psubscribe`, `ssubscribe`, `unsubscribe`, `punsubscribe` or `sunsubscribe`.
+    static func isSubscriptionConfirmation(_ frame: UnsafeRawBufferPointer, _ valueOffset: Int) -> Bool {
+        // `>N\r\n` then `$len\r\n<name>\r\n` (or `+<name>\r\n`).
+        var i = valueOffset
+        while i + 1 < frame.count && !(frame[i] == 13 && frame[i + 1] == 10) { i += 1 }
+        i += 2
+        guard i < frame.count else { return false }
+        let type = frame[i]
+        var start = i + 1, end = start
+        while end + 1 < frame.count && !(frame[end] == 13 && frame[end + 1] == 10) { end += 1 }
+        if type == UInt8(ascii: "$") {
+            var n = 0
+            for k in start..<end { n = n * 10 + Int(frame[k]) - 48 }
+            start = end + 2
+            end = start + n
+            guard end <= frame.count else { return false }
+        } else if type != UInt8(ascii: "+") {
+            return false
+        }
+        let name = UnsafeRawBufferPointer(rebasing: frame[start..<end])
+        func lower(_ c: UInt8) -> UInt8 { (c >= 65 && c <= 90) ? c + 32 : c }
+        return confirmationNames.contains { word in
+            word.count == name.count && zip(word, name).allSatisfy { $0 == lower($1) }
+        }
+    }
+
+    static let confirmationNames: [[UInt8]] = ["subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe"].map { Array($0.utf8) }
 }

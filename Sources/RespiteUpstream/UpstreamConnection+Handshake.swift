@@ -122,8 +122,8 @@ extension UpstreamConnection {
     /// would direct. None of them ran. Only client requests remain in the FIFO here: the
     /// handshake's entries are all answered.
     var heldBytesAllAwaitReplies: Bool {
-        // Requests sent without a FIFO entry (SUBSCRIBE and friends, answered by pushes) have
-        // no reply to stand in for: then every held request waits for the retry instead.
+        // Bytes sent without a FIFO entry have no reply to stand in for: then every held
+        // request waits for the retry instead.
         var tracked = 0
         var i = 0
         while i < fifo.count { tracked += Int(fifo[i].length); i += 1 }
@@ -137,7 +137,12 @@ extension UpstreamConnection {
         while let p = fifo.popFirst() {
             frame.withUnsafeBytes { raw in
                 let info = ReplyFrame(length: raw.count, type: UInt8(ascii: "-"), hasRESP3: false, valueOffset: 0)
-                pool.delegate?.upstreamReply(self, p, raw, info, request: nil)
+                if p.session == Pending.pushAnswered {
+                    // A SUBSCRIBE's error reaches its session as it would from the server.
+                    pool.delegate?.upstreamPush(self, raw, info)
+                } else {
+                    pool.delegate?.upstreamReply(self, p, raw, info, request: nil)
+                }
             }
             if state == .closed { return }
         }

@@ -48,6 +48,13 @@ public struct Pending: Sendable {
     /// The session value of a `CLIENT ID` Respite sends on a leased connection to learn its
     /// upstream id again (`UpstreamConnection.refreshServerClientIDIfStale`).
     public static let idRefresh: Int32 = -3
+    /// The session value of a request answered by pushes (SUBSCRIBE and friends): its `slot`
+    /// counts the confirmations still owed. Redis answers such a request with pushes, or with one
+    /// error reply (`-NOPERM`), which then takes its place in the reply order.
+    public static let pushAnswered: Int32 = -4
+    /// The session value of Respite's own request on a leased connection whose reply is
+    /// dropped (the PUBLISH of a subscription handoff's marker).
+    public static let discard: Int32 = -5
 
     public init(session: Int32, generation: UInt32, slot: UInt32, deadline: Int64, readOnly: Bool = false, attempts: UInt8 = 0) {
         self.session = session; self.generation = generation; self.slot = slot; self.deadline = deadline
@@ -266,7 +273,20 @@ public final class UpstreamConnection {
         scheduleFlush()
     }
 
-    /// Queues a request answered only by pushes (SUBSCRIBE and friends): no FIFO entry.
+    /// Queues a request answered by `confirmations` pushes (SUBSCRIBE and friends), or by an
+    /// error reply, which reaches the delegate as a push (`upstreamPush` with a non-push frame).
+    public func sendPushAnswered(_ bytes: UnsafeRawPointer, _ count: Int, confirmations: Int) {
+        send(bytes, count, Pending(session: Pending.pushAnswered, generation: 0, slot: UInt32(max(1, confirmations)), deadline: 0))
+    }
+
+    /// Queues Respite's own request whose reply is dropped.
+    public func sendDiscarding(_ args: [[UInt8]]) {
+        let b = ByteBuffer(capacity: 64)
+        InlineSplitter.encode(args, into: b)
+        send(b.readPointer, b.readableCount, Pending(session: Pending.discard, generation: 0, slot: 0, deadline: 0))
+    }
+
+    /// Queues bytes nothing answers: no FIFO entry.
     public func sendWithoutReply(_ bytes: UnsafeRawPointer, _ count: Int) {
         if state == .ready {
             out.append(bytes, count: count)
