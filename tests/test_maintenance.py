@@ -7,10 +7,11 @@ is lost. With it off, the same scenario shows errors: each scenario can fail."""
 
 import json
 import os
+import threading
 
 import pytest
 
-from harness import Procs
+from harness import Conn, Procs, cmd, wait_until
 from maint_harness import MAINTSIM_BIN, Load, Simulator, backend_check
 
 pytestmark = pytest.mark.skipif(not os.path.exists(MAINTSIM_BIN), reason=f"{MAINTSIM_BIN} not built")
@@ -70,9 +71,12 @@ def assert_clean(load, outcomes, check, log):
     popped = load.outcome("blpop").extra.get("popped", [])
     assert len(popped) == len(set(popped)), "an item was popped twice"
     assert sorted(popped + check["queue_left"]) == sorted(load.produced), "a produced item was lost"
-    received = set(load.outcome("subscriber").extra.get("received", []))
+    got = load.outcome("subscriber").extra.get("received", [])
+    received = set(got)
     lost = [i for i in load.published if i not in received]
     assert not lost, f"published messages never received: {lost[:10]}"
+    out_of_order = [(a, b) for a, b in zip(got, got[1:]) if b <= a]
+    assert not out_of_order, f"messages repeated or out of order (previous, next): {out_of_order[:10]}"
     stall = max(o.max_gap for o in outcomes)
     print(f"max stall {stall * 1000:.0f} ms")
 
@@ -331,3 +335,100 @@ def test_client_unblock_reaches_a_connection_the_endpoint_moved_to_another_serve
                 assert b.read_raw(timeout=5) == b"*-1\r\n", f"attempt {attempt}"
     finally:
         procs.stop_all()
+
+
+SUBSCRIBERS = (("resp2-channel", 2, "SUBSCRIBE", "ch"), ("resp3-channel", 3, "SUBSCRIBE", "ch"),
+               ("resp3-pattern-all", 3, "PSUBSCRIBE", "*"), ("resp2-shard", 2, "SSUBSCRIBE", "ch"))
+
+
+@pytest.mark.parametrize("name", ["bind-new-address", "bind-null-endpoint"])
+def test_subscribers_hear_every_message_once_across_a_move(name):
+    """A publisher pipelines PUBLISHes as fast as it is answered while the endpoint moves, so
+    that messages are published while both the old and the new upstream connection of each
+    subscriber are subscribed. Every subscriber — RESP2 and RESP3, a channel, a pattern matching
+    every channel (Respite's own marker would show there) and a shard channel — hears every
+    message, once and in order, and nothing else."""
+    action, params = SCENARIOS[name]
+    tag = f"ps-{name}"
+    channel = f"{tag}:ch"
+    procs = Procs(tag)
+    stop, stop_publishing = threading.Event(), threading.Event()
+    heard = {n: [] for n, *_ in SUBSCRIBERS}
+    problems = []
+    published = []
+
+    def subscriber(label, proto, verb, what):
+        try:
+            with Conn(proxy.addr, timeout=20.0) as c:
+                if proto == 3:
+                    c.call("HELLO", "3")
+                target = channel if what == "ch" else what
+                c.send_cmd(verb, target)
+                c.read_raw()
+                kind = {"SUBSCRIBE": b"message", "PSUBSCRIBE": b"pmessage", "SSUBSCRIBE": b"smessage"}[verb]
+                while not stop.is_set():
+                    try:
+                        v = c.read(timeout=0.2)
+                    except TimeoutError:
+                        continue
+                    items = list(v)
+                    if items[0] != kind or items[-2] != channel.encode():
+                        problems.append(f"{label}: {v!r}"[:200])
+                        continue
+                    heard[label].append(int(items[-1]))
+        except Exception as e:  # noqa: BLE001 - every failure is reported
+            problems.append(f"{label}: {type(e).__name__}: {e}")
+
+    def publisher():
+        try:
+            with Conn(proxy.addr, timeout=20.0) as c:
+                n = 0
+                while not stop_publishing.is_set():
+                    batch = list(range(n, n + 20))
+                    n += 20
+                    c.send(b"".join(cmd("SPUBLISH" if i % 2 else "PUBLISH", channel, str(i)) for i in batch))
+                    for i in batch:
+                        raw = c.read_raw()
+                        if not raw.startswith(b":"):
+                            problems.append(f"publisher: {raw!r}")
+                        elif raw != b":0\r\n":
+                            published.append(i)
+        except Exception as e:  # noqa: BLE001
+            problems.append(f"publisher: {type(e).__name__}: {e}")
+
+    try:
+        sim = Simulator(procs)
+        proxy = procs.respite(sim.port, args=RESPITE_ARGS + ("--maint-notifications", "enabled", "--loglevel", "verbose"))
+        threads = [threading.Thread(target=subscriber, args=s, daemon=True) for s in SUBSCRIBERS]
+        threads.append(threading.Thread(target=publisher, daemon=True))
+        for t in threads:
+            t.start()
+        wait_until(lambda: all(len(h) > 20 for h in heard.values()) or problems, 10.0, "every subscriber hears")
+        sim.action(action, **params)
+        mark = len(published)
+        wait_until(lambda: len(published) > mark + 2000 or problems, 30.0, "publishing goes on after the move")
+        stop_publishing.set()
+        threads[-1].join(10.0)
+        last = {False: max((i for i in published if i % 2 == 0), default=-1),
+                True: max((i for i in published if i % 2 == 1), default=-1)}
+        wait_until(lambda: problems or all(last[n == "resp2-shard"] in h for n, h in heard.items()), 10.0,
+                   "every subscriber hears the last message")
+        stop.set()
+        for t in threads:
+            t.join(10.0)
+        log = procs.logs()
+    finally:
+        stop.set()
+        procs.stop_all()
+    assert not problems, f"{problems[:5]}\n{log[-3000:]}"
+    assert log.count("subscriptions moved to upstream connection") >= len(SUBSCRIBERS), "the subscriptions did not move"
+    for label, got in heard.items():
+        # A message PUBLISH counted (some subscriber heard it) is heard by each subscriber of its
+        # kind: SPUBLISH reaches only the shard subscriber, PUBLISH the others.
+        # (From the first message it heard: before that it was not subscribed yet.)
+        want = [i for i in published if (i % 2 == 1) == (label == "resp2-shard") and got and i >= got[0]]
+        repeats = len(got) - len(set(got))
+        disorder = [(a, b) for a, b in zip(got, got[1:]) if b <= a]
+        missing = sorted(set(want) - set(got))
+        assert not repeats and not disorder, f"{label}: {repeats} repeated, out of order {disorder[:5]}"
+        assert not missing, f"{label}: {len(missing)} messages never heard, first {missing[:5]}\n{log[-6000:]}"

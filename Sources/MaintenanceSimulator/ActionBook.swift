@@ -150,6 +150,15 @@ extension MaintenanceSimulator {
         record.log("unpaused \(old.address)")
     }
 
+    /// Lets switched connections run requests again once every one's replayed state is answered
+    /// (bounded: after 3 s they go on regardless).
+    func releaseAfterReplay(_ ids: [Int]) throws {
+        try? waitFor("replayed state to be answered", timeoutMs: 3000) {
+            try onLoop { sim in ids.allSatisfy { !(sim.connections[$0]?.replaying ?? false) } }
+        }
+        try onLoop { sim in for id in ids { sim.connections[id]?.release() } }
+    }
+
     /// Holds `ids` until none has a request in flight (bounded); closes the ones that do not drain.
     func holdAndDrain(_ select: @escaping (RelayConnection) -> Bool, record: ActionRecord) throws -> [Int] {
         let ids = try onLoop { sim -> [Int] in

@@ -1,7 +1,9 @@
 // RelayConnection: one client connection and its own backend connection, relayed frame by frame.
 //
 // Client → backend is framed with RequestScanner, so the simulator can answer
-// `CLIENT MAINT_NOTIFICATIONS` itself and watch HELLO, SELECT, CLIENT SETNAME and RESET.
+// `CLIENT MAINT_NOTIFICATIONS` itself and watch HELLO, SELECT, CLIENT SETNAME and RESET; the
+// subscriptions are read from the backend's confirmations. All of it is replayed on a backend
+// switch, as a proxy that moves its connections to a new server does.
 // Backend → client is framed with ReplyScanner, so injected pushes land only between whole
 // frames. A FIFO of expectations keeps locally answered requests in order with forwarded ones.
 // Lives on the simulator's loop thread.
@@ -56,6 +58,11 @@ final class RelayConnection {
     private(set) var endpointType: EndpointType?
     private(set) var db = 0
     private(set) var name: String?
+    /// Channels, patterns and shard channels the backend confirmed (replayed on a switch), and
+    /// the replayed confirmations still to swallow.
+    private var subscriptions: [String: Set<[UInt8]>] = [:]
+    private var swallowConfirmations = 0
+    private var holdAfterSwitch = false
     /// While set, new requests wait in the input buffer (a backend switch is pending).
     private(set) var holding = false
     private var switchTarget: Backend?
@@ -277,7 +284,12 @@ final class RelayConnection {
             case .frame(let f):
                 let bytes = Array(UnsafeBufferPointer(start: fromBackend.readPointer, count: f.length))
                 fromBackend.consume(f.length)
-                if f.isPush { emit(bytes); continue }
+                let confirmation = (f.isPush || !resp3) && noteSubscription(bytes)
+                if f.isPush {
+                    if confirmation && swallowConfirmations > 0 { swallowConfirmations -= 1; continue }
+                    emit(bytes)
+                    continue
+                }
                 let head = expected.isEmpty ? Expectation.plain : expected.removeFirst()
                 if case .swallow = head {} else {
                     if !f.isError { apply(head) }
@@ -295,8 +307,36 @@ final class RelayConnection {
         case .hello(let proto): if let p = proto { resp3 = p == 3 }
         case .select(let n): db = n
         case .setName(let n): name = n
-        case .reset: resp3 = false; db = 0; name = nil; optedIn = false; endpointType = nil
+        case .reset: resp3 = false; db = 0; name = nil; optedIn = false; endpointType = nil; subscriptions = [:]
         default: break
+        }
+    }
+
+    /// Follows a (un)subscribe confirmation (`[kind, name, count]`); true when it is one.
+    private func noteSubscription(_ bytes: [UInt8]) -> Bool {
+        guard let decoded = try? RESPValue.decode(bytes) else { return false }
+        let items: [RESPValue]
+        switch decoded.value {
+        case .push(let a): items = a
+        case .array(let a?): items = a
+        default: return false
+        }
+        guard items.count == 3, let kind = text(items[0]) else { return false }
+        let full = String(decoding: kind, as: UTF8.self).lowercased()
+        let table = ["subscribe": ("subscribe", true), "psubscribe": ("psubscribe", true), "ssubscribe": ("ssubscribe", true),
+                     "unsubscribe": ("subscribe", false), "punsubscribe": ("psubscribe", false), "sunsubscribe": ("ssubscribe", false)]
+        guard let (k, adding) = table[full] else { return false }
+        if let n = text(items[1]) {
+            if adding { subscriptions[k, default: []].insert(n) } else { subscriptions[k]?.remove(n) }
+        }
+        return true
+    }
+
+    private func text(_ v: RESPValue) -> [UInt8]? {
+        switch v {
+        case .bulkString(let b?): return b
+        case .simpleString(let b): return b
+        default: return nil
         }
     }
 
@@ -344,12 +384,21 @@ final class RelayConnection {
 
     // MARK: - Switching backends at a frame boundary
 
-    /// Moves this connection to `target` once no request is in flight; new requests wait.
-    func beginSwitch(to target: Backend) {
+    /// Moves this connection to `target` once no request is in flight; new requests wait. With
+    /// `holdAfter` they still wait after the switch, until `release()`: a switch of many
+    /// connections lets none of them run a request on `target` before every one has its state
+    /// (subscriptions included) replayed there, so no PUBLISH overtakes a subscriber's replay.
+    func beginSwitch(to target: Backend, holdAfter: Bool = false) {
         guard !closed, target !== backend else { return }
         holding = true
+        holdAfterSwitch = holdAfter
         switchTarget = target
         trySwitch()
+    }
+
+    /// True while replayed state (HELLO, SELECT, SETNAME, subscriptions) is not yet answered.
+    var replaying: Bool {
+        swallowConfirmations > 0 || expected.contains { if case .swallow = $0 { return true } else { return false } }
     }
 
     /// Stops forwarding new requests (they wait in the input buffer).
@@ -359,6 +408,7 @@ final class RelayConnection {
     func release() {
         guard holding, switchTarget == nil, !closed else { return }
         holding = false
+        holdAfterSwitch = false
         processRequests()
     }
 
@@ -378,6 +428,14 @@ final class RelayConnection {
         if resp3 { toBackend.append(encodeCommand(["HELLO", "3"])); expected.append(.swallow) }
         if db != 0 { toBackend.append(encodeCommand(["SELECT", String(db)])); expected.append(.swallow) }
         if let n = name { toBackend.append(encodeCommand(["CLIENT", "SETNAME", n])); expected.append(.swallow) }
+        for kind in ["subscribe", "psubscribe", "ssubscribe"] {
+            guard let names = subscriptions[kind], !names.isEmpty else { continue }
+            var command = Array("*\(names.count + 1)\r\n$\(kind.utf8.count)\r\n\(kind)\r\n".utf8)
+            for n in names { command += Array("$\(n.count)\r\n".utf8) + n + [13, 10] }
+            toBackend.append(command)
+            if resp3 { swallowConfirmations += names.count } else { for _ in names { expected.append(.swallow) } }
+        }
+        if holdAfterSwitch { return }
         holding = false
         processRequests()
     }

@@ -138,18 +138,19 @@ extension MaintenanceSimulator {
             movedIDs = try holdAndDrain({ $0.backend === old }, record: record)
         }
         try promote(new, over: old, demote: true, record: record) { sim in
-            for id in movedIDs { sim.connections[id]?.beginSwitch(to: new) }
+            for id in movedIDs { sim.connections[id]?.beginSwitch(to: new, holdAfter: true) }
             // Connections that reached the endpoint while the others were held switch too.
             for c in sim.connections.values where c.backend === old && !movedIDs.contains(c.id)
                 && (moved == nil || c.listenerID == moved!.id) {
                 movedIDs.append(c.id)
-                c.beginSwitch(to: new)
+                c.beginSwitch(to: new, holdAfter: true)
             }
         }
         if !movedIDs.isEmpty {
             try waitFor("moved connections to switch", timeoutMs: 3000) {
                 try onLoop { sim in movedIDs.allSatisfy { !(sim.connections[$0]?.switchPending ?? false) } }
             }
+            try releaseAfterReplay(movedIDs)
             record.log("moved \(movedIDs.count) connections of the new endpoint to \(new.address)")
         }
 
@@ -233,11 +234,12 @@ extension MaintenanceSimulator {
         try waitUntil(t0 + Int64(timeMs / 2))
         let held = try holdAndDrain({ $0.backend === old }, record: record)
         try promote(new, over: old, demote: false, record: record) { sim in
-            for id in held { sim.connections[id]?.beginSwitch(to: new) }
+            for id in held { sim.connections[id]?.beginSwitch(to: new, holdAfter: true) }
         }
         try waitFor("connections to switch", timeoutMs: 3000) {
             try onLoop { sim in held.allSatisfy { !(sim.connections[$0]?.switchPending ?? false) } }
         }
+        try releaseAfterReplay(held)
         record.log("switched \(held.count) connections to \(new.address)")
         // Connections that arrived on the old backend meanwhile go too.
         let late = try onLoop { sim in sim.dropConnections(relayingTo: old, reason: "failed over") }
