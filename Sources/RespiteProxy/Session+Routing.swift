@@ -12,21 +12,18 @@ import RespiteUpstream
 extension Session {
     /// Routes one request. False means "not now": it must wait for in-flight replies.
     func handle(frame: UnsafeRawBufferPointer, args: ArgList) -> Bool {
-        // A login being checked upstream decides who runs what follows.
-        if login != nil { return false }
-        // Subscriptions moving to a new connection decide where what follows runs.
-        if subscriptionsMoving { return false }
+        // A login being checked upstream, or subscriptions moving to a new connection, decide
+        // where what follows runs (the router says so too; this spares the lookup).
+        if login != nil || subscriptionsMoving { return false }
         let base = frame.baseAddress!
         let argc = args.count
         let nameRange = args[0]
         let nameBytes = UnsafeRawBufferPointer(start: base + Int(nameRange.offset), count: Int(nameRange.length))
         let table = proxy.commands
         var cmdID: Int32 = -1
-        var route = CommandTable.unknownRoute
         var shape = ReplyShape.plain
         var readOnly = false
-        var interrupts = false
-        var kind = CommandKind.other
+        var command = RouteCommand()
         if let id = table.lookupID(nameBytes) {
             cmdID = id.rawValue
             if !table.entries[Int(cmdID)].subcommands.isEmpty && argc >= 2 {
@@ -34,112 +31,85 @@ extension Session {
                 let sub = UnsafeRawBufferPointer(start: base + Int(subRange.offset), count: Int(subRange.length))
                 if let sid = table.lookupSubcommandID(table.entries[Int(cmdID)], sub) { cmdID = sid.rawValue }
             }
-            route = table.entries[Int(cmdID)].route
-            shape = table.entries[Int(cmdID)].shape.resolved(argumentCount: argc)
-            readOnly = table.entries[Int(cmdID)].flags.contains(.readonly)
-            interrupts = table.entries[Int(cmdID)].interruptsBusy
-            kind = table.entries[Int(cmdID)].kind
+            let e = table.entries[Int(cmdID)]
+            shape = e.shape.resolved(argumentCount: argc)
+            readOnly = e.flags.contains(.readonly)
+            command = RouteCommand(route: e.route, kind: e.kind, known: true, interruptsBusy: e.interruptsBusy,
+                                   runsScript: e.runsScript, heldByWritePause: e.heldByWritePause,
+                                   hasSecrets: e.secretMask != nil)
         }
-
+        let kind = command.kind
         lastCommand = cmdID
         if cachingArmed && !(cmdID >= 0 && table.entries[Int(cmdID)].isClientCommand) {
             // The next command consumes CLIENT CACHING's flag (a CLIENT one keeps it, as Redis).
-            if route == .local { consumeCachingFlag() } else { cachingArmed = false }
+            if command.route == .local { consumeCachingFlag() } else { cachingArmed = false }
         }
-        // Authentication gate.
-        if !authenticated && !isAuthExempt(kind) {
-            addLocalReply(Array("-NOAUTH Authentication required.\r\n".utf8))
-            return true
+        var call: BlockingCall?
+        if command.route == .blockingWithArg || command.route == .blocking {
+            call = blockingCall(cmdID, base, args)
+            command.blocksNow = call != nil
         }
-        if cmdID >= 0 && table.entries[Int(cmdID)].pauseControl != 0 { notePause(base, args, table.entries[Int(cmdID)].pauseControl) }
-        // A transaction whose MULTI failed: its commands never run, whatever the client sent
-        // before it read the error; EXEC and DISCARD end it.
-        if let why = multiFailure, kind != .quit && kind != .reset {
-            if kind == .exec {
-                multiFailure = nil
-                addLocalReply(Array("-EXECABORT Transaction discarded because of previous errors.\r\n".utf8))
-            } else if kind == .discard {
-                multiFailure = nil
-                addLocalReply(Array("+OK\r\n".utf8))
-            } else {
-                addLocalReply(Array("-ERR Respite: command not queued: the transaction could not start upstream (\(why))\r\n".utf8))
-            }
-            return true
+        if cmdID >= 0 && table.entries[Int(cmdID)].pauseControl != 0 && (authenticated || Router.isAuthExempt(kind)) {
+            notePause(base, args, table.entries[Int(cmdID)].pauseControl)
         }
-        // Inside MULTI everything but the transaction's own controls is queued upstream.
-        if inMulti { return handleInMulti(frame: frame, args: args, kind: kind, command: cmdID, route: route, shape: shape) }
-        // A RESP2 client's command behind a SUBSCRIBE still being confirmed waits: whether it
-        // runs in the subscribed context depends on whether that SUBSCRIBE was accepted.
-        if proto == 2 && pinReasons.contains(.subscribed) && route != .subscribe && route != .unsubscribe && hasPushAnsweredSlots {
+        let decision = Router.decide(routeState, command)
+        switch decision {
+        case .wait:
             return false
-        }
-        // RESP2 subscribers may only manage subscriptions, PING, QUIT and RESET (as Redis).
-        if proto == 2 && subscribed {
-            switch route {
-            case .subscribe, .unsubscribe: break
-            default:
-                if kind == .ping { return pingInSubscribedRESP2(frame: frame, args: args) }
-                if kind != .quit && kind != .reset {
-                    let shown = String(decoding: nameBytes, as: UTF8.self).lowercased()
-                    addLocalReply(Array("-ERR Can't execute '\(shown)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n".utf8))
-                    return true
-                }
-            }
-        }
-        switch route {
+        case .noAuth:
+            addLocalReply(Array("-NOAUTH Authentication required.\r\n".utf8))
+        case .endFailedTransaction(let exec):
+            // A transaction whose MULTI failed: its commands never ran, whatever the client sent
+            // before it read the error; EXEC and DISCARD end it.
+            multiFailure = nil
+            addLocalReply(Array((exec ? "-EXECABORT Transaction discarded because of previous errors.\r\n" : "+OK\r\n").utf8))
+        case .refuseInFailedTransaction:
+            addLocalReply(Array("-ERR Respite: command not queued: the transaction could not start upstream (\(multiFailure ?? ""))\r\n".utf8))
+        case .queueInMulti:
+            return handleInMulti(frame: frame, args: args, kind: kind, command: cmdID, route: command.route, shape: shape)
+        case .pingWhileSubscribed:
+            return pingInSubscribedRESP2(frame: frame, args: args)
+        case .refuseWhileSubscribed:
+            let shown = String(decoding: nameBytes, as: UTF8.self).lowercased()
+            addLocalReply(Array("-ERR Can't execute '\(shown)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n".utf8))
         case .local:
             return handleLocal(frame: frame, args: args, command: cmdID, shape: shape)
+        case .masked:
+            return sendMasked(frame, shape: shape, mask: table.entries[Int(cmdID)].secretMask!)
+        case .interrupt:
+            return sendInterrupt(frame, shape: shape)
+        case .pinned:
+            return sendPinned(frame, shape: shape)
+        case .own:
+            return sendOwn(frame, shape: shape, readOnly: readOnly)
         case .shared:
-            if cmdID >= 0, identity == 0, let mask = table.entries[Int(cmdID)].secretMask {
-                return sendMasked(frame, shape: shape, mask: mask)
-            }
-            if interrupts { return sendInterrupt(frame, shape: shape) }
-            if pinned != nil { return sendPinned(frame, shape: shape) }
-            if cmdID >= 0 && (table.entries[Int(cmdID)].runsScript ||
-                              (proxy.pool.writesPausedUntil > proxy.pool.now && table.entries[Int(cmdID)].heldByWritePause)) {
-                return sendOwn(frame, shape: shape, readOnly: readOnly)
-            }
-            return sendShared(frame, shape: shape, readOnly: readOnly)
-        case .blockingWithArg:
-            if let call = blockingCall(cmdID, base, args) {
-                pinReasons.insert(.blocking)
-                return sendBlocking(frame, args: args, shape: shape, call: call)
-            }
-            if pinned != nil { return sendPinned(frame, shape: shape) }
             return sendShared(frame, shape: shape, readOnly: readOnly)
         case .blocking:
-            if sharedInFlight > 0 { return false }
             pinReasons.insert(.blocking)
-            return sendBlocking(frame, args: args, shape: shape, call: blockingCall(cmdID, base, args))
-        case .transaction:
-            if sharedInFlight > 0 { return false }
-            if kind == .multi {
-                pinReasons.insert(.multi)
-                multiShapes.removeAll()
-                multiDB = nil
-                multiRewrites.removeAll()
-                multiAborted = false
-                multiSeq = nextSeq
-            } else if kind == .watch {
-                pinReasons.insert(.watch)
-            } else if kind == .unwatch {
-                if pinned == nil { addLocalReply(Array("+OK\r\n".utf8)); return true }
-                pinReasons.remove(.watch)
-            } else if pinned == nil {
-                // EXEC or DISCARD without MULTI: the error text is Redis's.
-                let which = kind == .exec ? "EXEC" : "DISCARD"
-                addLocalReply(Array("-ERR \(which) without MULTI\r\n".utf8))
-                return true
-            } else {
-                pinReasons.remove(.watch)
-            }
+            return sendBlocking(frame, args: args, shape: shape, call: call)
+        case .beginMulti:
+            pinReasons.insert(.multi)
+            multiShapes.removeAll()
+            multiDB = nil
+            multiRewrites.removeAll()
+            multiAborted = false
+            multiSeq = nextSeq
             return sendPinned(frame, shape: shape)
+        case .watch:
+            pinReasons.insert(.watch)
+            return sendPinned(frame, shape: shape)
+        case .unwatch, .endTransaction:
+            pinReasons.remove(.watch)
+            return sendPinned(frame, shape: shape)
+        case .unwatchNothing:
+            addLocalReply(Array("+OK\r\n".utf8))
+        case .withoutMulti(let exec):
+            // The error text is Redis's.
+            addLocalReply(Array("-ERR \(exec ? "EXEC" : "DISCARD") without MULTI\r\n".utf8))
         case .subscribe:
-            if sharedInFlight > 0 { return false }
             pinReasons.insert(.subscribed)
             return sendPinned(frame, shape: shape, pushes: Int32(max(1, argc - 1)))
         case .unsubscribe:
-            if pinned == nil || !pinReasons.contains(.subscribed) { return unsubscribeWhenNotSubscribed(nameBytes, base, args) }
             var expected = argc - 1
             if expected == 0 {
                 if kind == .unsubscribe { expected = max(1, channels.count) }
@@ -147,6 +117,8 @@ extension Session {
                 else { expected = max(1, shardChannels.count) }
             }
             return sendPinned(frame, shape: shape, pushes: Int32(expected))
+        case .unsubscribeNotSubscribed:
+            return unsubscribeWhenNotSubscribed(nameBytes, base, args)
         case .tracking:
             return clientTracking(frame: frame, args: args, command: cmdID, shape: shape)
         case .trackingState:
@@ -154,7 +126,6 @@ extension Session {
         case .replication:
             return startReplicationRelay(frame)
         case .monitor:
-            if sharedInFlight > 0 { return false }
             pinReasons.insert(.monitor)
             pinReasons.insert(.dirty)
             let ok = sendPinned(frame, shape: shape)
@@ -162,8 +133,27 @@ extension Session {
             return ok
         case .unsupported(let reason):
             addLocalReply(Array("-ERR \(reason)\r\n".utf8))
-            return true
         }
+        return true
+    }
+
+    /// The session as the router sees it.
+    var routeState: RouteState {
+        var s = RouteState()
+        s.proto = proto
+        s.authenticated = authenticated
+        s.loginPending = login != nil
+        s.subscriptionsMoving = subscriptionsMoving
+        s.transactionFailed = multiFailure != nil
+        s.inMulti = inMulti
+        s.subscribed = subscribed
+        s.pinnedForSubscriptions = pinReasons.contains(.subscribed)
+        s.subscriptionPending = proto == 2 && s.pinnedForSubscriptions && hasPushAnsweredSlots
+        s.hasPinned = pinned != nil
+        s.sharedInFlight = sharedInFlight
+        s.ownIdentity = identity == 0
+        s.writesPaused = proxy.pool.writesPausedUntil > proxy.pool.now
+        return s
     }
 
     /// `CLIENT PAUSE timeout [WRITE|ALL]` / `CLIENT UNPAUSE` passing through: until when Redis
@@ -372,9 +362,7 @@ extension Session {
     }
 
     /// AUTH, HELLO, QUIT and RESET run before the client has logged in, as on Redis.
-    func isAuthExempt(_ kind: CommandKind) -> Bool {
-        kind == .auth || kind == .hello || kind == .quit || kind == .reset
-    }
+    func isAuthExempt(_ kind: CommandKind) -> Bool { Router.isAuthExempt(kind) }
 
     /// RESP2 PING while subscribed: `*2 pong <arg or "">`, as Redis answers it.
     func pingInSubscribedRESP2(frame: UnsafeRawBufferPointer, args: ArgList) -> Bool {
