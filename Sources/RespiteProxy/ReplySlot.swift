@@ -1,5 +1,5 @@
 // ReplySlot: the values that keep a client's replies in request order — one slot per request
-// (Session.slots), the extras a few slots carry (EXEC's shapes and rewrites, a tracking
+// (ReplyOrder.slots), the extras a few slots carry (EXEC's shapes and rewrites, a tracking
 // change, an override), keyed by the slot's sequence number.
 
 import RESP
@@ -47,6 +47,8 @@ struct SlotExtras {
     var redirectRewrite: RedirectIDs?
     /// Bytes that answer the client instead of the server's reply (an aborted EXEC).
     var replyOverride: [UInt8]?
+    /// A request split by node: the fragments still owed and how they merge (ReplyOrder).
+    var fragments: Fragments?
 }
 
 /// A queued command of a transaction whose reply (element `index` of EXEC's) Respite rewrites:

@@ -9,66 +9,34 @@ import RespiteUpstream
 extension Session {
     /// Takes the next reply slot for a request routed upstream.
     func takeSlot(shape: ReplyShape, pushes: Int32 = 0, execShapes: [ReplyShape]? = nil) -> UInt32 {
-        let seq = nextSeq
-        nextSeq &+= 1
-        var suppress = false
+        replies.take(shape: shape, suppress: consumeReplyMode(), pushes: pushes, execShapes: execShapes)
+    }
+
+    /// Whether the next reply is suppressed (CLIENT REPLY OFF / SKIP); SKIP lasts one reply.
+    private func consumeReplyMode() -> Bool {
         switch replyMode {
-        case .on: break
-        case .off: suppress = true
-        case .skipNext: suppress = true; replyMode = .on
+        case .on: return false
+        case .off: return true
+        case .skipNext: replyMode = .on; return true
         }
-        var slot = ReplySlot(seq: seq, shape: shape, suppress: suppress, pushesExpected: pushes)
-        if let execShapes {
-            slot.hasExtras = true
-            slotExtras[seq] = SlotExtras(execShapes: execShapes)
-        }
-        slots.append(slot)
-        return seq
     }
 
     /// Queues a locally produced reply; it goes out once every earlier reply has.
     func addLocalReply(_ bytes: [UInt8], honorReplyMode: Bool = true) {
-        var suppress = false
-        if honorReplyMode {
-            switch replyMode {
-            case .on: break
-            case .off: suppress = true
-            case .skipNext: suppress = true; replyMode = .on
-            }
-        }
-        if slots.isEmpty {
-            if !suppress { outbuf.append(bytes) }
-            nextSeq &+= 1
-            return
-        }
-        var slot = ReplySlot(seq: nextSeq, shape: .plain, suppress: suppress)
-        slot.ready = true
-        slot.hasExtras = true
-        slotExtras[nextSeq] = SlotExtras(local: bytes)
-        slots.append(slot)
-        nextSeq &+= 1
+        let suppress = honorReplyMode && consumeReplyMode()
+        if replies.addReady(bytes, suppress: suppress) && !suppress { outbuf.append(bytes) }
     }
 
     /// Writes every ready slot at the head.
     func drainReadySlots() {
-        while let head = slots.first, head.ready {
-            if !head.suppress, let bytes = slotExtras[head.seq]?.local { outbuf.append(bytes) }
-            popSlot()
-        }
+        replies.drainReady { outbuf.append($0) }
     }
 
     /// Drops the oldest slot, and whatever it kept beside the ring.
-    func popSlot() {
-        guard let head = slots.popFirst() else { return }
-        if head.hasExtras { slotExtras[head.seq] = nil }
-    }
+    func popSlot() { replies.pop() }
 
     /// The extras of the slot at `i`, created on first use.
-    func setExtras(at i: Int, _ update: (inout SlotExtras) -> Void) {
-        let seq = slots[i].seq
-        slots[i].hasExtras = true
-        update(&slotExtras[seq, default: SlotExtras()])
-    }
+    func setExtras(at i: Int, _ update: (inout SlotExtras) -> Void) { replies.setExtras(at: i, update) }
 
     /// An upstream reply for slot `seq`. Usually the oldest owed slot; a request sent again
     /// after a lost connection or a did-not-run error can be overtaken by later ones, and then
@@ -141,14 +109,7 @@ extension Session {
     }
 
     /// Index of the slot with sequence number `seq`.
-    func slotIndex(_ seq: UInt32) -> Int? {
-        var i = 0
-        while i < slots.count {
-            if slots[i].seq == seq { return i }
-            i += 1
-        }
-        return nil
-    }
+    func slotIndex(_ seq: UInt32) -> Int? { replies.index(of: seq) }
 
     /// The upstream could not answer slot `seq`.
     func upstreamFailed(_ conn: UpstreamConnection, seq: UInt32, error: String) {

@@ -3,7 +3,7 @@
 // Request path: `onReadable` reads into `inbuf`; `processInput` frames requests in place with
 // the RequestScanner and routes each one (Session+Routing.swift): answered locally, sent on the
 // session's shared upstream connection, or sent on a pinned one. Every request takes a reply
-// slot (ReplySlot.swift) in `slots`, in arrival order; upstream replies always answer the oldest remote slot, and
+// slot (ReplyOrder.swift) in `slots`, in arrival order; upstream replies always answer the oldest remote slot, and
 // local replies that were produced behind a pending remote one wait in their slot, so replies
 // leave in request order whatever their route (Session+Replies.swift). Owned by the Proxy, on
 // the loop thread.
@@ -121,9 +121,16 @@ final class Session {
     var relay: RawRelay?
 
     // Reply order.
-    let slots = Ring<ReplySlot>(capacity: 32)
-    var slotExtras: [UInt32: SlotExtras] = [:]
-    var nextSeq: UInt32 = 0
+    let replies = ReplyOrder()
+    @inline(__always) var slots: Ring<ReplySlot> { replies.slots }
+    var slotExtras: [UInt32: SlotExtras] {
+        get { replies.extras }
+        _modify { yield &replies.extras }
+    }
+    var nextSeq: UInt32 {
+        get { replies.nextSeq }
+        set { replies.nextSeq = newValue }
+    }
 
     // Flow control. `waiting`: input stopped until replies arrive or output drains (a route
     // switch, `client-max-inflight` requests in flight, or unread output above the high-water
@@ -413,8 +420,7 @@ extension Session {
         let held = inbuf.capacity + outbuf.capacity
         inbuf.clear(); outbuf.clear()
         inbuf.shrinkIfIdle(to: 64); outbuf.shrinkIfIdle(to: 64)
-        while !slots.isEmpty { _ = slots.popFirst() }
-        slotExtras = [:]
+        replies.clear()
         if heldLarge || held >= Session.trimAfterBytes { returnFreedMemory() }
     }
 
