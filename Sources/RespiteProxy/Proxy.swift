@@ -2,7 +2,8 @@
 // command table. It is the upstream's delegate: replies are matched to sessions by (index,
 // generation), so a reply for a client that has gone is dropped without touching freed state.
 // After each upstream read it flushes the sessions that got output, then resumes sessions
-// whose waiting requests may now run.
+// whose waiting requests may now run. Client ids come from the process-wide ClientIDSource
+// (ClientIDs.swift).
 
 import EventLoop
 import Observability
@@ -34,7 +35,8 @@ public final class Proxy: UpstreamDelegate {
     var generations: [UInt32] = []
     var freeIndexes: [Int32] = []
     public private(set) var sessionCount = 0
-    var nextClientID: Int64 = 1
+    /// Where client ids come from: the process's one source, shared by every loop's Proxy.
+    let clientIDs: ClientIDSource
     var listeners: [(fd: Int32, event: Event, isUnix: Bool)] = []
     var idleTimer: Event?
     /// Re-enables the listeners after running out of file descriptors.
@@ -50,8 +52,9 @@ public final class Proxy: UpstreamDelegate {
     let scratch = ByteBuffer(capacity: 1024)
     public private(set) var totalConnections = 0
 
-    public init(loop: Loop, settings: ProxySettings, commands: CommandTable) {
+    public init(loop: Loop, settings: ProxySettings, commands: CommandTable, clientIDs: ClientIDSource = .process) {
         self.loop = loop
+        self.clientIDs = clientIDs
         self.settings = settings
         self.commands = commands
         self.localHandlers = LocalCommands.byID(commands)
@@ -117,9 +120,8 @@ public final class Proxy: UpstreamDelegate {
             }
             generations[Int(index)] &+= 1
             let local = isUnix ? (settings.unixSocket ?? "") + ":0" : Socket.localAddress(fd)
-            let s = Session(index: index, generation: generations[Int(index)], id: nextClientID, fd: fd,
+            let s = Session(index: index, generation: generations[Int(index)], id: clientIDs.take(), fd: fd,
                             peer: isUnix ? (settings.unixSocket ?? "") + ":0" : peer, local: local, isUnix: isUnix, proxy: self)
-            nextClientID += 1
             sessions[Int(index)] = s
             sessionCount += 1
             totalConnections += 1
