@@ -3,7 +3,8 @@
 // generation), so a reply for a client that has gone is dropped without touching freed state.
 // After each upstream read it flushes the sessions that got output, then resumes sessions
 // whose waiting requests may now run. Client ids come from the process-wide ClientIDSource
-// (ClientIDs.swift).
+// (ClientIDs.swift); a client's command reaches other clients only through the Proxy as its
+// loop's client registry (Proxy+ClientRegistry.swift), never through the session table.
 
 import EventLoop
 import Observability
@@ -163,25 +164,6 @@ public final class Proxy: UpstreamDelegate {
         let i = Int(p.session)
         guard i >= 0, i < sessions.count, generations[i] == p.generation, let s = sessions[i], !s.closed else { return nil }
         return s
-    }
-
-    /// Every connected client, oldest first (cold path).
-    func liveSessions() -> [Session] {
-        sessions.compactMap { $0 }.filter { !$0.closed }.sorted { $0.id < $1.id }
-    }
-
-    /// Whether `name` is a user Respite knows (`default`, the configured upstream user, or one
-    /// a client authenticated as) — for `CLIENT KILL USER`'s "No such user" (cold path).
-    func knowsUser(_ name: String) -> Bool {
-        if name == "default" || name == pool.settings.user { return true }
-        for case let s? in sessions where !s.closed && s.user == name { return true }
-        return false
-    }
-
-    /// The live session with Respite client id `id` (cold path: a scan).
-    func session(clientID id: Int64) -> Session? {
-        for case let s? in sessions where s.id == id && !s.closed { return s }
-        return nil
     }
 
     // MARK: UpstreamDelegate
