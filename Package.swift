@@ -37,7 +37,7 @@ let package = Package(
         .testTarget(name: "RespiteCommandsTests", dependencies: ["RespiteCommands", "RESP", "RespiteTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "RespiteConfigTests", dependencies: ["RespiteConfig"]),
         .testTarget(name: "RespiteMaintenanceTests", dependencies: ["RespiteMaintenance", "RESP"]),
-        .testTarget(name: "RespiteProxyTests", dependencies: ["RespiteProxy", "RespiteCommands", "RESP"]),
+        .testTarget(name: "RespiteProxyTests", dependencies: ["RespiteProxy", "RespiteCommands", "RESP", "EventLoop"]),
         .testTarget(name: "MaintenanceSimulatorTests", dependencies: ["MaintenanceSimulator", "EventLoop", "RESP"]),
         .testTarget(name: "RespiteUpstreamTests", dependencies: ["RespiteUpstream", "EventLoop"]),
         .testTarget(name: "RespiteLoadTests", dependencies: ["RespiteLoad", "Observability", "EventLoop", "RESP", "RespiteTestSupport"]),

@@ -207,6 +207,25 @@ def test_client_id_is_stable_per_connection_and_unique(proxy):
     assert isinstance(ida, int) and ida == ida2 and ida != idb
 
 
+@pytest.mark.skipif(DIRECT, reason="Respite's own client ids")
+def test_client_ids_start_at_one_and_only_grow(procs):
+    """As on Redis, the first client is id 1 and ids are never reused: a client that connects
+    after another has gone gets a larger id; CLIENT LIST shows the same ids."""
+    r = procs.redis()
+    ep = procs.respite(r.port, wait="none")
+    # Wait on the log, not on a connection: every connection takes an id.
+    wait_until(lambda: "Ready to accept connections" in ep.process.log(), 10, "respite listening")
+    with Conn(ep.addr) as a:
+        assert a.call("CLIENT", "ID") == 1
+        with Conn(ep.addr) as b:
+            assert b.call("CLIENT", "ID") == 2
+            listed = sorted(int(kv[3:]) for line in a.call("CLIENT", "LIST").decode().splitlines()
+                            for kv in line.split() if kv.startswith("id="))
+            assert listed == [1, 2]
+    with Conn(ep.addr) as c:
+        assert c.call("CLIENT", "ID") == 3
+
+
 def test_client_info_reflects_session(proxy, redis):
     """CLIENT INFO shows the session's name, db and protocol; RESP3 gets a verbatim string like redis."""
     with Conn(proxy.addr) as c:

@@ -2,7 +2,9 @@
 // command table. It is the upstream's delegate: replies are matched to sessions by (index,
 // generation), so a reply for a client that has gone is dropped without touching freed state.
 // After each upstream read it flushes the sessions that got output, then resumes sessions
-// whose waiting requests may now run.
+// whose waiting requests may now run. Client ids come from the process-wide ClientIDSource
+// (ClientIDs.swift); a client's command reaches other clients only through the Proxy as its
+// loop's client registry (Proxy+ClientRegistry.swift), never through the session table.
 
 import EventLoop
 import Observability
@@ -34,7 +36,8 @@ public final class Proxy: UpstreamDelegate {
     var generations: [UInt32] = []
     var freeIndexes: [Int32] = []
     public private(set) var sessionCount = 0
-    var nextClientID: Int64 = 1
+    /// Where client ids come from: the process's one source, shared by every loop's Proxy.
+    let clientIDs: ClientIDSource
     var listeners: [(fd: Int32, event: Event, isUnix: Bool)] = []
     var idleTimer: Event?
     /// Re-enables the listeners after running out of file descriptors.
@@ -50,8 +53,9 @@ public final class Proxy: UpstreamDelegate {
     let scratch = ByteBuffer(capacity: 1024)
     public private(set) var totalConnections = 0
 
-    public init(loop: Loop, settings: ProxySettings, commands: CommandTable) {
+    public init(loop: Loop, settings: ProxySettings, commands: CommandTable, clientIDs: ClientIDSource = .process) {
         self.loop = loop
+        self.clientIDs = clientIDs
         self.settings = settings
         self.commands = commands
         self.localHandlers = LocalCommands.byID(commands)
@@ -117,9 +121,8 @@ public final class Proxy: UpstreamDelegate {
             }
             generations[Int(index)] &+= 1
             let local = isUnix ? (settings.unixSocket ?? "") + ":0" : Socket.localAddress(fd)
-            let s = Session(index: index, generation: generations[Int(index)], id: nextClientID, fd: fd,
+            let s = Session(index: index, generation: generations[Int(index)], id: clientIDs.take(), fd: fd,
                             peer: isUnix ? (settings.unixSocket ?? "") + ":0" : peer, local: local, isUnix: isUnix, proxy: self)
-            nextClientID += 1
             sessions[Int(index)] = s
             sessionCount += 1
             totalConnections += 1
@@ -161,25 +164,6 @@ public final class Proxy: UpstreamDelegate {
         let i = Int(p.session)
         guard i >= 0, i < sessions.count, generations[i] == p.generation, let s = sessions[i], !s.closed else { return nil }
         return s
-    }
-
-    /// Every connected client, oldest first (cold path).
-    func liveSessions() -> [Session] {
-        sessions.compactMap { $0 }.filter { !$0.closed }.sorted { $0.id < $1.id }
-    }
-
-    /// Whether `name` is a user Respite knows (`default`, the configured upstream user, or one
-    /// a client authenticated as) — for `CLIENT KILL USER`'s "No such user" (cold path).
-    func knowsUser(_ name: String) -> Bool {
-        if name == "default" || name == pool.settings.user { return true }
-        for case let s? in sessions where !s.closed && s.user == name { return true }
-        return false
-    }
-
-    /// The live session with Respite client id `id` (cold path: a scan).
-    func session(clientID id: Int64) -> Session? {
-        for case let s? in sessions where s.id == id && !s.closed { return s }
-        return nil
     }
 
     // MARK: UpstreamDelegate

@@ -90,8 +90,8 @@ extension Session {
         return true
     }
 
-    /// CLIENT UNBLOCK names a Respite client id: its blocked command waits on its own upstream
-    /// connection.
+    /// CLIENT UNBLOCK names a Respite client id, found through the client registry: its blocked
+    /// command waits on its own upstream connection.
     func clientUnblockCommand(_ r: LocalRequest) -> Bool {
         let reply = LocalReply(proto: proto)
         guard let target = Int64(r.text(2)) else {
@@ -103,11 +103,7 @@ extension Session {
             addLocalReply(reply.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"))
             return true
         }
-        if let s = proxy.session(clientID: target), s.unblockByClient(mode: mode) {
-            addLocalReply(reply.integer(1))
-        } else {
-            addLocalReply(reply.integer(0))
-        }
+        addLocalReply(reply.integer(proxy.clients.unblockClient(id: target, mode: mode) ? 1 : 0))
         return true
     }
 

@@ -2,10 +2,10 @@
 // Respite's client ids.
 //
 // Tracking lives on the client's pinned connection, which is never reused afterwards. A
-// REDIRECT names a Respite client id; the server needs the id of that client's own upstream
-// connection, so a target without a pinned connection gets one leased (and keeps it for life:
-// invalidations may arrive there at any time), and the tracking request waits until that
-// connection knows its server id. Ids the server reports back (GETREDIR, TRACKINGINFO's
+// REDIRECT names a Respite client id, which the client registry resolves (ClientRegistry.swift);
+// the server needs the id of that client's own upstream connection, so a target without a
+// pinned connection gets one leased (and keeps it for life: invalidations may arrive there at
+// any time), and the tracking request waits until that connection knows its server id. Ids the server reports back (GETREDIR, TRACKINGINFO's
 // redirect, `tracking-redir-broken` pushes) are shown as the Respite id they stand for.
 // Invalidations reach a client only as Redis would send them: a push to a RESP3 client, a
 // `__redis__:invalidate` message to a RESP2 client in pub/sub mode, and nothing otherwise —
@@ -40,19 +40,16 @@ extension Session {
             addLocalReply(r.error("ERR value is not an integer or out of range"))
             return true
         }
-        guard let target = proxy.session(clientID: redirectID), target.relay == nil else {
+        let ids: RedirectIDs
+        switch proxy.clients.redirectTarget(id: redirectID, waiter: self) {
+        case .ready(let found): ids = found
+        case .pending: return false
+        case .noSuchClient:
             addLocalReply(r.error("ERR The client ID you want redirect to does not exist"))
             return true
         }
-        guard let serverID = target.redirectableConnection(waiter: self) else {
-            if target.closed || target.pinned == nil {
-                // Leasing failed (the target got the error); so does the redirect.
-                addLocalReply(r.error("ERR The client ID you want redirect to does not exist"))
-                return true
-            }
-            return false
-        }
-        change.redirect = RedirectIDs(server: serverID, client: target.id)
+        let serverID = ids.server
+        change.redirect = ids
         var parts: [[UInt8]] = args.map { Array(UnsafeRawBufferPointer(start: base + Int($0.offset), count: Int($0.length))) }
         parts[redirect.index] = Array(String(serverID).utf8)
         let scratch = ByteBuffer(capacity: frame.count + 32)
@@ -86,8 +83,9 @@ extension Session {
         return sent
     }
 
-    /// This session as a redirect target: the server id of its own connection, leasing one
-    /// when it has none. Nil while that is not known yet (`waiter` is woken to try again).
+    /// This session as a redirect target (asked by the client registry, on this session's
+    /// loop): the server id of its own connection, leasing one when it has none. Nil while that
+    /// is not known yet (`waiter` is woken to try again).
     func redirectableConnection(waiter: Session) -> Int64? {
         if pinned == nil || pinned!.state == .closed || pinned!.state == .draining {
             // Its requests in flight on the shared connection must come back first, or its
