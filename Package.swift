@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "RespiteMaintenanceTests", dependencies: ["RespiteMaintenance", "RESP"]),
         .testTarget(name: "RespiteProxyTests", dependencies: ["RespiteProxy", "RespiteCommands", "RESP", "EventLoop"]),
         .testTarget(name: "MaintenanceSimulatorTests", dependencies: ["MaintenanceSimulator", "EventLoop", "RESP"]),
-        .testTarget(name: "RespiteUpstreamTests", dependencies: ["RespiteUpstream", "EventLoop"]),
+        .testTarget(name: "RespiteUpstreamTests", dependencies: ["RespiteUpstream", "EventLoop", "RespiteTestSupport"]),
         .testTarget(name: "RespiteLoadTests", dependencies: ["RespiteLoad", "Observability", "EventLoop", "RESP", "RespiteTestSupport"]),
     ]
 )

@@ -38,6 +38,23 @@ def test_redis_cli_rdb_through_respite_writes_a_valid_rdb(proxy, key):
         assert c.call("GET", key) == b"backed-up"
 
 
+@pytest.mark.respite_only
+def test_redis_cli_rdb_through_respite_to_an_upstream_given_by_name(procs, key):
+    """With `--upstream localhost:PORT`, the relay's socket is dialed like the pool's (the name
+    looked up on the loop, then each address): `redis-cli --rdb` still gets the server's RDB."""
+    r = procs.redis()
+    proxy = procs.respite(r.port, args=("--upstream", f"localhost:{r.port}"))
+    with Conn(proxy.addr) as c:
+        assert c.call("SET", key, "by-name") == "OK"
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "dump.rdb")
+        out = subprocess.run([REDIS_CLI, "-h", proxy.host, "-p", str(proxy.port), "--rdb", path],
+                             capture_output=True, timeout=30)
+        assert out.returncode == 0, out.stderr + out.stdout
+        data = open(path, "rb").read()
+        assert data.startswith(b"REDIS") and key.encode() in data, data[:32]
+
+
 def test_redis_cli_replica_through_respite_sees_writes(proxy, key):
     """`redis-cli --replica` through Respite receives a SET another client makes through it."""
     # stdbuf: redis-cli's stdout is a pipe here; line buffering lets the test see each line.

@@ -76,6 +76,23 @@ def test_busy_script_past_the_timeout_waits_and_kill_gets_through(procs, key, ki
         assert c.call("PING") == "PONG"
 
 
+def test_liveness_probe_reaches_an_upstream_given_by_name(procs, key):
+    """With `--upstream localhost:PORT`, the liveness probe's socket is dialed like the pool's
+    (the name looked up on the loop, then each address): it finds the busy server alive, so the
+    requests behind the script keep waiting instead of failing."""
+    r = procs.redis(args=REDIS)
+    proxy = procs.respite(r.port, args=TIMEOUT + ("--upstream", f"localhost:{r.port}"))
+    with Conn(proxy.addr, timeout=20) as a, Conn(proxy.addr, timeout=20) as b, Conn(proxy.addr, timeout=20) as c:
+        start_spinning(r, a, c, key, "script")
+        a.send_cmd("GET", key)
+        wait_past_timeout(proxy, a, "slow but alive", "a liveness probe answered past the timeout")
+        assert "is not answering" not in proxy.process.log()
+        assert b.call("SCRIPT", "KILL") == "OK"
+        killed = a.read()
+        assert isinstance(killed, Error) and "Script killed" in killed, killed
+        assert a.read() == b"v"
+
+
 @pytest.mark.parametrize("kind", ["script", "function"])
 def test_another_clients_command_gets_busy_at_once_as_direct(procs, key, kind):
     """With the stall guard (default), the shared connection stuck behind the script is set

@@ -4,7 +4,8 @@
 // signals with plain C-convention callbacks plus a context pointer (no closures, no ARC on the
 // hot path), and ask for a low-priority "end of pass" event to batch writes. Three priorities:
 // 0 for control (signals), 1 (default) for I/O, 2 for deferred flushes that run once the I/O of
-// a loop pass is done.
+// a loop pass is done. Each loop has one `Resolver` (Resolver.swift) for name lookups that
+// must not block it.
 
 import CLibevent
 #if canImport(Glibc)
@@ -67,7 +68,23 @@ public final class Loop: @unchecked Sendable {
         event_base_priority_init(base, 3)
     }
 
-    deinit { event_base_free(base) }
+    /// The loop's name lookups (evdns), made on first use.
+    private var resolverStorage: Resolver?
+
+    /// Name lookups on this loop (evdns, /etc/hosts included): one per loop, shared by
+    /// everything that dials from it. It lives as long as the loop; hold it no longer.
+    public var resolver: Resolver {
+        if let r = resolverStorage { return r }
+        let r = Resolver(base: base)
+        resolverStorage = r
+        return r
+    }
+
+    deinit {
+        // The lookups' evdns base goes before the event base it runs on.
+        resolverStorage = nil
+        event_base_free(base)
+    }
 
     /// Watches `fd` for `what` (read and/or write, usually with persist).
     public func watch(fd: Int32, _ what: Int16, priority: Int32 = EventPriority.io,

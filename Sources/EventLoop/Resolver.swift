@@ -1,6 +1,8 @@
 // Resolver: asynchronous name lookups on the loop (libevent's evdns, which also reads
-// /etc/hosts). Cold path — handoffs poll a MOVING target's name while DNS catches up — so a
-// Swift closure per lookup is fine.
+// /etc/hosts). Every upstream name is looked up here before a socket is dialed — connections,
+// replication relays, liveness probes, a MOVING target's name polled while DNS catches up —
+// so the loop never waits on `getaddrinfo`. Cold path, so a Swift closure per lookup is fine.
+// One per loop (`Loop.resolver`).
 
 import CLibevent
 #if canImport(Glibc)
@@ -9,14 +11,21 @@ import Glibc
 
 /// Resolves host names to IP address strings without blocking the loop.
 public final class Resolver: @unchecked Sendable {
-    let loop: Loop
     let dns: OpaquePointer
 
-    public init(loop: Loop) {
-        self.loop = loop
+    /// Made by `Loop.resolver`, which frees it before its event base.
+    init(base: OpaquePointer) {
         // Nameservers from resolv.conf; the lookups must not keep the loop alive on their own.
-        self.dns = evdns_base_new(loop.base, EVDNS_BASE_INITIALIZE_NAMESERVERS | 0x8000)
-            ?? evdns_base_new(loop.base, 0)!
+        self.dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | 0x8000)
+            ?? evdns_base_new(base, 0)!
+    }
+
+    /// Adds the entries of a hosts-format file to the names this resolver knows (after
+    /// /etc/hosts); false when it cannot be read. Tests use it to name an upstream that only
+    /// this resolver knows.
+    @discardableResult
+    public func addHosts(fromFile path: String) -> Bool {
+        evdns_base_load_hosts(dns, path) == 0
     }
 
     deinit { evdns_base_free(dns, 1) }

@@ -1,6 +1,8 @@
 // Socket: the OS calls behind listeners and connections — non-blocking TCP and unix sockets,
-// accept, connect, read and write. Returns errno-style results; never blocks; never throws on
-// the data path.
+// accept, connect, read and write. Returns errno-style results; never throws on the data path.
+// Nothing here blocks except what says so: `connectTCP(host:port:)` and `lookUpBlocking` look
+// a name up with `getaddrinfo`, for tools and for the time before a loop runs; on a loop,
+// `connectNumericTCP` takes address literals only, names being resolved by `Resolver`.
 
 #if canImport(Glibc)
 import Glibc
@@ -133,21 +135,68 @@ public enum Socket {
     /// errno's text for `code`.
     public static func errorText(_ code: Int32) -> String { String(cString: strerror(code)) }
 
-    /// Starts a non-blocking TCP connect; the caller waits for write readiness, then `connectResult`.
-    public static func connectTCP(host: String, port: Int) throws -> Int32 {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    /// Starts a non-blocking TCP connect to an IPv4 or IPv6 address literal; the caller waits
+    /// for write readiness, then `connectResult`. Never looks a name up: a name throws at once
+    /// (on the loop, names go through `Resolver` first). What upstream transports dial.
+    public static func connectNumericTCP(host: String, port: Int) throws -> Int32 {
         var res: UnsafeMutablePointer<addrinfo>?
-        let rc = getaddrinfo(host, String(port), &hints, &res)
+        guard lookUp(host, port, flags: AI_NUMERICHOST | AI_NUMERICSERV, &res) == 0, let first = res else {
+            throw SocketError("connect \(host):\(port): not an IP address (a name must be resolved before the connect)", code: EINVAL)
+        }
+        defer { freeaddrinfo(res) }
+        return try startConnect(first, host, port)
+    }
+
+    /// Starts a non-blocking TCP connect to `host`, a name looked up by blocking `getaddrinfo`
+    /// (first address only). Only for callers that may block — tools, tests — never a proxy's
+    /// event loop.
+    public static func connectTCP(host: String, port: Int) throws -> Int32 {
+        var res: UnsafeMutablePointer<addrinfo>?
+        let rc = lookUp(host, port, flags: 0, &res)
         guard rc == 0, let first = res else {
             throw SocketError("cannot resolve \(host): \(String(cString: gai_strerror(rc)))", code: 0)
         }
         defer { freeaddrinfo(res) }
-        let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        return try startConnect(first, host, port)
+    }
+
+    /// The addresses `host` names, as literals in `getaddrinfo`'s order, looked up by blocking
+    /// `getaddrinfo` (an address literal is given back as is). Only where blocking is allowed:
+    /// before the loop runs (the startup probe), tools.
+    public static func lookUpBlocking(_ host: String) throws -> [String] {
+        var res: UnsafeMutablePointer<addrinfo>?
+        let rc = lookUp(host, 0, flags: 0, &res)
+        guard rc == 0, res != nil else {
+            throw SocketError("cannot resolve \(host): \(String(cString: gai_strerror(rc)))", code: 0)
+        }
+        defer { freeaddrinfo(res) }
+        var found: [String] = []
+        var p = res
+        while let ai = p {
+            var text = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+            if getnameinfo(ai.pointee.ai_addr, ai.pointee.ai_addrlen, &text, socklen_t(text.count), nil, 0, NI_NUMERICHOST) == 0 {
+                let s = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                if !found.contains(s) { found.append(s) }
+            }
+            p = ai.pointee.ai_next
+        }
+        return found
+    }
+
+    private static func lookUp(_ host: String, _ port: Int, flags: Int32,
+                               _ res: inout UnsafeMutablePointer<addrinfo>?) -> Int32 {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = flags
+        return getaddrinfo(host, String(port), &hints, &res)
+    }
+
+    private static func startConnect(_ ai: UnsafeMutablePointer<addrinfo>, _ host: String, _ port: Int) throws -> Int32 {
+        let fd = socket(ai.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         if fd < 0 { throw SocketError("socket") }
         setNoDelay(fd)
-        if connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) != 0 && errno != EINPROGRESS {
+        if connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) != 0 && errno != EINPROGRESS {
             let e = SocketError("connect \(host):\(port)")
             close(fd)
             throw e

@@ -8,6 +8,10 @@
 // upstream needs a password), sent first; everything after goes to the owner untouched. The
 // connection speaks RESP2 (no HELLO 3, no maintenance opt-in): a push in the middle of the
 // replication stream would corrupt it.
+//
+// Its socket is an `UpstreamTransport` like every upstream socket's. A host name is looked up
+// with the loop's resolver and each address it gives is tried in turn, as a pooled connection
+// dials; client bytes queue meanwhile.
 
 import EventLoop
 import Observability
@@ -29,7 +33,9 @@ public final class RawRelay {
     let loop: Loop
     let address: UpstreamAddress
     unowned(unsafe) let owner: any RawRelayOwner
-    var fd: Int32 = -1
+    let transport: any UpstreamTransport = PlainTransport()
+    /// The addresses still to try while connecting (a name's lookup may give several).
+    var candidates: [UpstreamAddress] = []
     var readEvent: Event?
     var writeEvent: Event?
     var connected = false
@@ -55,22 +61,40 @@ public final class RawRelay {
         }
     }
 
-    /// Starts the non-blocking connect. Failure is reported through `relayClosed`.
+    /// Starts the lookup and the non-blocking connect. Failure is reported through `relayClosed`
+    /// (at once when it is known at once).
     public func start() {
-        do {
-            switch address {
-            case .tcp(let host, let port): fd = try Socket.connectTCP(host: host, port: port)
-            case .unix(let path): fd = try Socket.connectUnix(path: path)
+        loop.resolver.endpoints(for: address) { [weak self] found in
+            guard let self, !self.closed else { return }
+            if found.isEmpty { self.close("cannot resolve \(self.address)"); return }
+            self.candidates = found
+            self.dialNext(lastError: nil)
+        }
+    }
+
+    /// Dials the next address; when none is left, closes with the last error.
+    func dialNext(lastError: String?) {
+        readEvent?.free(); readEvent = nil
+        writeEvent?.free(); writeEvent = nil
+        writeArmed = false
+        transport.close()
+        var lastError = lastError
+        while !candidates.isEmpty {
+            let endpoint = candidates.removeFirst()
+            do {
+                try transport.connect(to: endpoint)
+            } catch {
+                lastError = "connect to \(address): \(error)"
+                continue
             }
-        } catch {
-            close("connect to \(address): \(error)")
+            let ctx = Unmanaged.passUnretained(self).toOpaque()
+            readEvent = loop.watch(fd: transport.fd, EventFlags.read | EventFlags.persist, relayReadable, ctx)
+            writeEvent = loop.watch(fd: transport.fd, EventFlags.write, relayWritable, ctx)
+            writeArmed = true
+            writeEvent!.add()
             return
         }
-        let ctx = Unmanaged.passUnretained(self).toOpaque()
-        readEvent = loop.watch(fd: fd, EventFlags.read | EventFlags.persist, relayReadable, ctx)
-        writeEvent = loop.watch(fd: fd, EventFlags.write, relayWritable, ctx)
-        writeArmed = true
-        writeEvent!.add()
+        close(lastError ?? "connect to \(address): no address to dial")
     }
 
     /// Queues client bytes for the upstream.
@@ -90,18 +114,28 @@ public final class RawRelay {
     func onWritable() {
         writeArmed = false
         if !connected {
-            let err = Socket.connectResult(fd)
-            if err != 0 { close("connect to \(address): \(String(cString: strerror(err)))"); return }
-            Socket.setNoDelay(fd)
-            connected = true
-            readEvent?.add()
+            switch transport.continueConnect() {
+            case .connected:
+                connected = true
+                readEvent?.add()
+            case .wantWrite:
+                writeArmed = true
+                writeEvent?.add()
+                return
+            case .wantRead:
+                readEvent?.add()
+                return
+            case .failed(let why):
+                dialNext(lastError: "connect to \(address): \(why)")
+                return
+            }
         }
         flush()
     }
 
     func flush() {
         while out.readableCount > 0 {
-            switch Socket.write(fd, out.readPointer, out.readableCount) {
+            switch transport.write(out.readPointer, out.readableCount) {
             case .bytes(let n): out.consume(n)
             case .wouldBlock:
                 if !writeArmed { writeArmed = true; writeEvent?.add() }
@@ -113,6 +147,8 @@ public final class RawRelay {
     }
 
     func onReadable() {
+        // A transport that needs to read to finish its connect (TLS) is answered here.
+        if !connected { onWritable(); return }
         // The owner may drop this relay while it delivers (the client went away).
         withExtendedLifetime(self) { readLoop() }
     }
@@ -120,7 +156,7 @@ public final class RawRelay {
     private func readLoop() {
         while !closed && !readPaused {
             inbuf.reserve(64 * 1024)
-            switch Socket.read(fd, inbuf.writePointer, inbuf.writableCount) {
+            switch transport.read(inbuf.writePointer, inbuf.writableCount) {
             case .bytes(let n):
                 inbuf.commit(n)
                 if skippingAuthReply {
@@ -157,7 +193,7 @@ public final class RawRelay {
         closed = true
         readEvent?.free(); readEvent = nil
         writeEvent?.free(); writeEvent = nil
-        if fd >= 0 { Socket.close(fd); fd = -1 }
+        transport.close()
         Log.verbose("Replication relay to \(address) closed: \(reason)")
         if notify { owner.relayClosed(reason) }
     }

@@ -31,21 +31,15 @@ extension UpstreamConnection {
             connectTimer = pool.loop.timer(persist: false, upstreamConnectTimeout, Unmanaged.passUnretained(self).toOpaque())
             connectTimer!.add(timeoutMs: s.connectTimeoutMs)
         }
-        switch address {
-        case .tcp(let host, let port) where !Socket.isAddressLiteral(host):
-            // The lookup may answer before `resolve` returns (a hosts-file name).
-            pool.resolver.resolve(host) { [weak self] found in
-                guard let self, self.state == .connecting else { return }
-                if found.isEmpty {
-                    self.close(reason: "cannot resolve \(host)")
-                    return
-                }
-                self.candidates = found.map { .tcp(host: $0, port: port) }
-                self.dialNext(lastError: nil)
+        // The lookup may answer before `endpoints` returns (a hosts-file name).
+        pool.resolver.endpoints(for: address) { [weak self] found in
+            guard let self, self.state == .connecting else { return }
+            if found.isEmpty {
+                self.close(reason: "cannot resolve \(self.address)")
+                return
             }
-        default:
-            candidates = [address]
-            dialNext(lastError: nil)
+            self.candidates = found
+            self.dialNext(lastError: nil)
         }
     }
 

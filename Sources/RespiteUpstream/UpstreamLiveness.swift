@@ -10,7 +10,9 @@
 // their written requests fail with the outcome-unknown error. A connection still in its
 // handshake counts too, by its oldest held request: a server that never answers the handshake
 // fails them, one that answers `-BUSY` keeps them waiting. The probe needs no handshake:
-// any reply counts, `-NOAUTH` included. Its deadline is checked by the pool's coarse tick.
+// any reply counts, `-NOAUTH` included. Its deadline is checked by the pool's coarse tick and
+// covers the name lookup: the probe's socket is an `UpstreamTransport`, dialed as a pooled
+// connection dials (a host name looked up with the loop's resolver, each address in turn).
 
 import EventLoop
 import Observability
@@ -22,9 +24,11 @@ final class LivenessProbe {
     let address: UpstreamAddress
     let started: Int64
     let deadline: Int64
-    var fd: Int32 = -1
+    let transport: any UpstreamTransport = PlainTransport()
+    /// The addresses still to try (a name's lookup may give several).
+    var candidates: [UpstreamAddress] = []
     var event: Event?
-    var answered = false
+    var stopped = false
 
     init(pool: UpstreamPool, address: UpstreamAddress, now: Int64, timeoutMs: Int) {
         self.pool = pool
@@ -33,37 +37,59 @@ final class LivenessProbe {
         self.deadline = now + Int64(timeoutMs)
     }
 
-    /// Starts the connect; false when it failed at once.
-    func start() -> Bool {
-        do {
-            switch address {
-            case .tcp(let host, let port): fd = try Socket.connectTCP(host: host, port: port)
-            case .unix(let path): fd = try Socket.connectUnix(path: path)
-            }
-        } catch {
-            return false
+    /// Starts the lookup and the connect; a failure is reported to the pool (at once when it is
+    /// known at once).
+    func start() {
+        pool.resolver.endpoints(for: address) { [weak self] found in
+            guard let self, !self.stopped else { return }
+            if found.isEmpty { self.pool.livenessAnswered(self, alive: false, what: "cannot resolve"); return }
+            self.candidates = found
+            self.dialNext(lastError: "connect failed")
         }
-        event = pool.loop.watch(fd: fd, EventFlags.write, livenessWritable, Unmanaged.passUnretained(self).toOpaque())
-        event!.add()
-        return true
     }
 
-    /// Connected: send the PING and wait for any byte back.
-    func onWritable() {
+    /// Dials the next address; when none is left, the server did not answer.
+    func dialNext(lastError: String) {
         event?.free(); event = nil
-        guard Socket.connectResult(fd) == 0 else { pool.livenessAnswered(self, alive: false, what: "connect failed"); return }
+        transport.close()
+        while !candidates.isEmpty {
+            do {
+                try transport.connect(to: candidates.removeFirst())
+            } catch {
+                continue
+            }
+            watch(EventFlags.write, livenessWritable)
+            return
+        }
+        pool.livenessAnswered(self, alive: false, what: lastError)
+    }
+
+    func watch(_ what: Int16, _ cb: EventCallback) {
+        event?.free()
+        event = pool.loop.watch(fd: transport.fd, what, cb, Unmanaged.passUnretained(self).toOpaque())
+        event!.add()
+    }
+
+    /// Ready while connecting: once connected, send the PING and wait for any byte back.
+    func onConnectReady() {
+        switch transport.continueConnect() {
+        case .connected: break
+        case .wantWrite: watch(EventFlags.write, livenessWritable); return
+        case .wantRead: watch(EventFlags.read, livenessWritable); return
+        case .failed(let why): dialNext(lastError: "connect failed (\(why))"); return
+        }
+        event?.free(); event = nil
         let ping: StaticString = "*1\r\n$4\r\nPING\r\n"
-        guard case .bytes(ping.utf8CodeUnitCount) = Socket.write(fd, ping.utf8Start, ping.utf8CodeUnitCount) else {
+        guard case .bytes(ping.utf8CodeUnitCount) = transport.write(ping.utf8Start, ping.utf8CodeUnitCount) else {
             pool.livenessAnswered(self, alive: false, what: "write failed")
             return
         }
-        event = pool.loop.watch(fd: fd, EventFlags.read | EventFlags.persist, livenessReadable, Unmanaged.passUnretained(self).toOpaque())
-        event!.add()
+        watch(EventFlags.read | EventFlags.persist, livenessReadable)
     }
 
     func onReadable() {
         var byte = [UInt8](repeating: 0, count: 64)
-        let r = byte.withUnsafeMutableBytes { Socket.read(fd, $0.baseAddress!, $0.count) }
+        let r = byte.withUnsafeMutableBytes { transport.read($0.baseAddress!, $0.count) }
         switch r {
         case .bytes(let n):
             let line = String(decoding: byte.prefix(n).prefix { $0 != 13 }, as: UTF8.self)
@@ -75,13 +101,14 @@ final class LivenessProbe {
     }
 
     func stop() {
+        stopped = true
         event?.free(); event = nil
-        if fd >= 0 { Socket.close(fd); fd = -1 }
+        transport.close()
     }
 }
 
 let livenessWritable: EventCallback = { _, _, ctx in
-    Unmanaged<LivenessProbe>.fromOpaque(ctx!).takeUnretainedValue().onWritable()
+    Unmanaged<LivenessProbe>.fromOpaque(ctx!).takeUnretainedValue().onConnectReady()
 }
 let livenessReadable: EventCallback = { _, _, ctx in
     Unmanaged<LivenessProbe>.fromOpaque(ctx!).takeUnretainedValue().onReadable()
@@ -94,7 +121,7 @@ extension UpstreamPool {
         if aliveUntil > now || probe != nil { return }
         let p = LivenessProbe(pool: self, address: c.address, now: now, timeoutMs: timeoutMs)
         probe = p
-        if !p.start() { livenessAnswered(p, alive: false, what: "connect failed") }
+        p.start()
     }
 
     /// The server answers, but these shared connections wait behind one slow request (a long

@@ -104,7 +104,8 @@ public final class UpstreamPool {
     /// Where new connections dial: the configured address, or the target of the last MOVING
     /// (until a dial there fails, when it falls back to the configured address).
     public var dialAddress: UpstreamAddress { maintenance.dialAddress }
-    lazy var resolver = Resolver(loop: loop)
+    /// Name lookups for every socket dialed from this pool (the loop's, evdns).
+    var resolver: Resolver { loop.resolver }
     public internal(set) var stats = MaintenanceStats()
 
     // Backoff state for the endpoint.

@@ -1,7 +1,9 @@
 // UpstreamProbe: a short, blocking conversation with the upstream at start, before the loop
 // runs — `HELLO 3` (with AUTH), `COMMAND`, `CONFIG GET databases` — so the command table
 // includes the server's own commands (modules too) and HELLO replies carry its version. A
-// failure is not fatal: Respite starts on its built-in table and says so.
+// failure is not fatal: Respite starts on its built-in table and says so. Its socket is an
+// `UpstreamTransport`; since no loop runs yet, a host name is looked up the blocking way
+// (`Socket.lookUpBlocking`) and each address is tried in turn.
 
 import EventLoop
 import RESP
@@ -21,31 +23,22 @@ public enum UpstreamProbe {
     /// Asks the upstream, waiting at most `timeoutMs` for each step.
     public static func run(_ s: UpstreamSettings, timeoutMs: Int) -> ProbeResult {
         var result = ProbeResult()
-        // Before the loop runs, so a name may be looked up the blocking way here.
-        let transport: any UpstreamTransport = PlainTransport()
-        do {
-            try transport.connect(to: s.address)
-        } catch {
-            result.error = "\(error)"
-            return result
-        }
-        defer { transport.close() }
         let deadline = monotonicMs() + Int64(timeoutMs)
-        // Wait for the connect (and the transport's own handshake) to finish.
-        var want = POLLOUT
-        connect: while true {
-            guard wait(transport.fd, want, until: deadline) else {
-                result.error = "connect to \(s.address) failed: timed out"
+        // Before the loop runs, so a name may be looked up the blocking way here.
+        var endpoints = [s.address]
+        if case .tcp(let host, let port) = s.address, !Socket.isAddressLiteral(host) {
+            do {
+                endpoints = try Socket.lookUpBlocking(host).map { .tcp(host: $0, port: port) }
+            } catch {
+                result.error = "\(error)"
                 return result
             }
-            switch transport.continueConnect() {
-            case .connected: break connect
-            case .wantRead: want = POLLIN
-            case .wantWrite: want = POLLOUT
-            case .failed(let why):
-                result.error = "connect to \(s.address) failed: \(why)"
-                return result
-            }
+        }
+        let transport: any UpstreamTransport = PlainTransport()
+        defer { transport.close() }
+        if let failure = connect(transport, to: endpoints, of: s.address, until: deadline) {
+            result.error = failure
+            return result
         }
         // The handshake's first step (HELLO 3, its AUTH and SETNAME, as every connection sends
         // it), then what the probe asks.
@@ -104,6 +97,33 @@ public enum UpstreamProbe {
             }
         }
         return result
+    }
+
+    /// Connects `transport` to the first of `endpoints` that takes the connect (and finishes the
+    /// transport's own handshake) by `deadline`; nil when connected, else why not.
+    private static func connect(_ transport: any UpstreamTransport, to endpoints: [UpstreamAddress],
+                                of address: UpstreamAddress, until deadline: Int64) -> String? {
+        var lastError = "connect to \(address) failed: no address to dial"
+        for endpoint in endpoints {
+            do {
+                try transport.connect(to: endpoint)
+            } catch {
+                lastError = "\(error)"
+                continue
+            }
+            var want = POLLOUT
+            while true {
+                guard wait(transport.fd, want, until: deadline) else { return "connect to \(address) failed: timed out" }
+                let progress = transport.continueConnect()
+                if progress == .connected { return nil }
+                if progress == .wantRead { want = POLLIN; continue }
+                if progress == .wantWrite { want = POLLOUT; continue }
+                if case .failed(let why) = progress { lastError = "connect to \(address) failed: \(why)" }
+                transport.close()
+                break
+            }
+        }
+        return lastError
     }
 
     /// Waits until `fd` is ready for `events` or `deadline` (ms, monotonic) passes.

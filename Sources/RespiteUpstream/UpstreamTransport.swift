@@ -1,9 +1,12 @@
-// UpstreamTransport: the one seam between an upstream connection and its bytes. A transport
+// UpstreamTransport: the one seam between Respite and an upstream socket's bytes. A transport
 // connects to a resolved endpoint (an address literal and port, or a unix path), reports when
 // its connect — and, for TLS, its own handshake — is done, moves bytes in and out without
-// blocking, and names the file descriptor the loop watches. UpstreamConnection and
-// UpstreamProbe use nothing else to reach the upstream, so TLS is one more conforming type.
-// `PlainTransport` covers TCP and unix sockets.
+// blocking, and names the file descriptor the loop watches. Every upstream socket goes through
+// it — pooled connections (UpstreamConnection), replication relays (RawRelay), liveness probes
+// (UpstreamLiveness) and the startup probe (UpstreamProbe) — so TLS is one more conforming type.
+// `PlainTransport` covers TCP and unix sockets; it never looks a name up: on the loop, names
+// are resolved first by the loop's `Resolver` (`Resolver.endpoints(for:)`), and a name that
+// reaches the transport fails its connect.
 
 import EventLoop
 #if canImport(Glibc)
@@ -26,8 +29,8 @@ public enum TransportProgress: Equatable {
 public protocol UpstreamTransport: AnyObject {
     /// The socket the loop watches for readiness; -1 before `connect` and after `close`.
     var fd: Int32 { get }
-    /// Starts a non-blocking connect to `endpoint`; throws when it fails at once. A TCP host is
-    /// expected to be an address literal (names are resolved before, off the loop's path).
+    /// Starts a non-blocking connect to `endpoint`; throws when it fails at once. A TCP host
+    /// must be an address literal: a name throws (names are resolved before, without blocking).
     func connect(to endpoint: UpstreamAddress) throws
     /// Called when the socket is ready while connecting: whether the connect is done.
     func continueConnect() -> TransportProgress
@@ -50,7 +53,7 @@ public final class PlainTransport: UpstreamTransport {
     public func connect(to endpoint: UpstreamAddress) throws {
         close()
         switch endpoint {
-        case .tcp(let host, let port): fd = try Socket.connectTCP(host: host, port: port)
+        case .tcp(let host, let port): fd = try Socket.connectNumericTCP(host: host, port: port)
         case .unix(let path): fd = try Socket.connectUnix(path: path)
         }
     }
@@ -72,5 +75,19 @@ public final class PlainTransport: UpstreamTransport {
 
     public func close() {
         if fd >= 0 { Socket.close(fd); fd = -1 }
+    }
+}
+
+extension Resolver {
+    /// The endpoints to dial for `address`, in the order to try them: a unix path or an address
+    /// literal as it is, a host name's addresses as the lookup gives them (evdns, /etc/hosts
+    /// included; never a blocking `getaddrinfo`). `done` gets them — empty when the name does
+    /// not resolve — and may run before this returns (a hosts-file name).
+    func endpoints(for address: UpstreamAddress, _ done: @escaping ([UpstreamAddress]) -> Void) {
+        guard case .tcp(let host, let port) = address, !Socket.isAddressLiteral(host) else {
+            done([address])
+            return
+        }
+        resolve(host) { found in done(found.map { .tcp(host: $0, port: port) }) }
     }
 }
