@@ -432,3 +432,79 @@ def test_subscribers_hear_every_message_once_across_a_move(name):
         missing = sorted(set(want) - set(got))
         assert not repeats and not disorder, f"{label}: {repeats} repeated, out of order {disorder[:5]}"
         assert not missing, f"{label}: {len(missing)} messages never heard, first {missing[:5]}\n{log[-6000:]}"
+
+
+def test_subscriber_whose_user_may_not_use_the_marker_loses_nothing_across_a_move():
+    """An ACL user limited to its own channels (`resetchannels`, Redis 7's default for new
+    users) cannot subscribe to Respite's marker channel: the move finds no seam, and the old
+    connection keeps delivering until the new one holds the subscription — a message may
+    repeat, none is lost."""
+    action, params = SCENARIOS["bind-new-address"]
+    tag = "ps-acl"
+    channel = f"{tag}:ch"
+    procs = Procs(tag)
+    stop, stop_publishing = threading.Event(), threading.Event()
+    heard, published, problems = [], [], []
+
+    def subscriber():
+        try:
+            with Conn(proxy.addr, timeout=20.0) as c:
+                assert c.call("AUTH", "sub", "pw") == "OK"
+                c.send_cmd("SUBSCRIBE", channel)
+                c.read_raw()
+                while not stop.is_set():
+                    try:
+                        v = c.read(timeout=0.2)
+                    except TimeoutError:
+                        continue
+                    items = list(v)
+                    if items[:2] != [b"message", channel.encode()]:
+                        problems.append(f"subscriber: {v!r}"[:200])
+                        continue
+                    heard.append(int(items[2]))
+        except Exception as e:  # noqa: BLE001
+            problems.append(f"subscriber: {type(e).__name__}: {e}")
+
+    def publisher():
+        try:
+            with Conn(proxy.addr, timeout=20.0) as c:
+                n = 0
+                while not stop_publishing.is_set():
+                    batch = list(range(n, n + 20))
+                    n += 20
+                    c.send(b"".join(cmd("PUBLISH", channel, str(i)) for i in batch))
+                    for i in batch:
+                        raw = c.read_raw()
+                        if not raw.startswith(b":"):
+                            problems.append(f"publisher: {raw!r}")
+                        elif raw != b":0\r\n":
+                            published.append(i)
+        except Exception as e:  # noqa: BLE001
+            problems.append(f"publisher: {type(e).__name__}: {e}")
+
+    try:
+        sim = Simulator(procs)
+        with Conn(sim.backend(), timeout=10.0) as d:
+            assert d.call("ACL", "SETUSER", "sub", "on", ">pw", "~*", "+@all", "resetchannels", f"&{tag}:*") == "OK"
+        proxy = procs.respite(sim.port, args=RESPITE_ARGS + ("--maint-notifications", "enabled", "--loglevel", "verbose"))
+        threads = [threading.Thread(target=subscriber, daemon=True), threading.Thread(target=publisher, daemon=True)]
+        for t in threads:
+            t.start()
+        wait_until(lambda: len(heard) > 20 or problems, 10.0, "the subscriber hears")
+        sim.action(action, **params)
+        mark = len(published)
+        wait_until(lambda: len(published) > mark + 2000 or problems, 30.0, "publishing goes on after the move")
+        stop_publishing.set()
+        threads[1].join(10.0)
+        wait_until(lambda: problems or (published and published[-1] in heard), 10.0, "the last message is heard")
+        stop.set()
+        threads[0].join(10.0)
+        log = procs.logs()
+    finally:
+        stop.set()
+        stop_publishing.set()
+        procs.stop_all()
+    assert not problems, f"{problems[:5]}\n{log[-3000:]}"
+    assert "marker channel was refused" in log, "the marker was not refused: the test saw nothing"
+    missing = sorted(set(i for i in published if i >= heard[0]) - set(heard))
+    assert not missing, f"{len(missing)} messages never heard, first {missing[:5]}\n{log[-3000:]}"

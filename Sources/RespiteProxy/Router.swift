@@ -44,6 +44,8 @@ struct RouteCommand: Equatable {
     var heldByWritePause = false
     var hasSecrets = false
     var blocksNow = false
+    /// The request names something after the command (channels for UNSUBSCRIBE).
+    var hasArguments = false
 }
 
 /// Where a request goes.
@@ -141,6 +143,9 @@ enum Router {
         case .subscribe:
             return s.sharedInFlight > 0 ? .wait : .subscribe
         case .unsubscribe:
+            // With no channel named it answers once per subscription: counted exactly only
+            // once the subscriptions still being confirmed are.
+            if !c.hasArguments && s.subscriptionPending { return .wait }
             return s.hasPinned && s.pinnedForSubscriptions ? .unsubscribe : .unsubscribeNotSubscribed
         case .tracking:
             return .tracking

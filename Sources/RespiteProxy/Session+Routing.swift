@@ -38,6 +38,7 @@ extension Session {
                                    runsScript: e.runsScript, heldByWritePause: e.heldByWritePause,
                                    hasSecrets: e.secretMask != nil)
         }
+        command.hasArguments = argc > 1
         let kind = command.kind
         lastCommand = cmdID
         if cachingArmed && !(cmdID >= 0 && table.entries[Int(cmdID)].isClientCommand) {
@@ -148,7 +149,7 @@ extension Session {
         s.inMulti = inMulti
         s.subscribed = subscribed
         s.pinnedForSubscriptions = pinReasons.contains(.subscribed)
-        s.subscriptionPending = proto == 2 && s.pinnedForSubscriptions && hasPushAnsweredSlots
+        s.subscriptionPending = s.pinnedForSubscriptions && hasPushAnsweredSlots
         s.hasPinned = pinned != nil
         s.sharedInFlight = sharedInFlight
         s.ownIdentity = identity == 0

@@ -4,25 +4,45 @@
 // one, and the client hears the old connection up to the marker and the new one after it. The
 // old connection closes at its marker; the new one then leaves the marker channel. While the
 // subscriptions move, the client's further requests wait (they must run on the connection that
-// ends up holding its subscriptions), for at most `maint-relaxed-timeout`.
+// ends up holding its subscriptions), the move's deadline being `maint-relaxed-timeout`.
+//
+// Each side's own requests are kept in order (`MoveRequest`), so every answer — confirmations,
+// an error instead of them (`-NOPERM`, `-BUSY`), the PUBLISH's count — is matched to the request
+// that asked: a refused marker only ends the search for the seam, a refused subscription of the
+// client's abandons the move (the subscriptions stay where they are).
 
 import EventLoop
 import Observability
 import RESP
 import RespiteUpstream
 
-/// The move in progress: the state machine and the two connections.
+/// A request of the move's own on one of its connections, answered in order.
+enum MoveRequest: Equatable {
+    /// The client's channels, patterns or shard channels: this many confirmations owed.
+    case client(Int)
+    case marker
+    /// The marker's PUBLISH: answered by how many connections heard it.
+    case publish
+    /// The tail's UNSUBSCRIBE of the marker.
+    case leave
+}
+
+/// The move in progress: the state machine, the two connections and their own requests.
 struct SubscriptionMove {
     var machine: SubscriptionHandoff
     var old: UpstreamConnection?
     let new: UpstreamConnection
+    var oldRequests: [MoveRequest] = [.marker]
+    var newRequests: [MoveRequest]
     var timer: Event?
 }
 
-/// After the move: the new connection leaves the marker channel; until it has, pushes about the
-/// marker and late subscription confirmations are Respite's, not the client's.
+/// After the move: the connection holding the subscriptions leaves the marker channel; until it
+/// has, pushes about the marker and late answers to the move's requests are Respite's.
 struct SubscriptionMoveTail {
     let marker: [UInt8]
+    var requests: [MoveRequest]
+    var timer: Event?
 }
 
 enum HandoffMarker {
@@ -37,9 +57,15 @@ extension Session {
     var subscriptionsMoving: Bool { subscriptionMoveWanted || subscriptionMove != nil || subscriptionMoveTail != nil }
 
     /// Starts the move once nothing of the client's is in flight on the old connection (a
-    /// SUBSCRIBE still being confirmed there would be missed).
+    /// SUBSCRIBE still being confirmed there would be missed), and no transaction or blocked
+    /// command holds it (the move waits for them to end).
     func startSubscriptionMoveIfReady() {
-        guard subscriptionMoveWanted, subscriptionMove == nil, pinnedInFlight == 0 else { return }
+        if !subscriptionMoveWanted, subscriptionMove == nil, subscriptionMoveTail == nil, let p = pinned, p.retiring,
+           subscribed, !inMulti, blocked == nil {
+            // Retired while a transaction or a blocked command held it: move now it has ended.
+            subscriptionMoveWanted = true
+        }
+        guard subscriptionMoveWanted, subscriptionMove == nil, pinnedInFlight == 0, !inMulti, blocked == nil else { return }
         subscriptionMoveWanted = false
         guard let old = pinned, old.state != .closed, subscribed else { noteProgress(); return }
         let fresh: UpstreamConnection
@@ -54,50 +80,81 @@ extension Session {
         let marker = Array("\(HandoffMarker.prefix)\(id):\(handoffCount)".utf8)
         let out = ByteBuffer(capacity: 256)
         var count = 0
+        var newRequests: [MoveRequest] = []
         for (name, set) in [("SUBSCRIBE", channels), ("PSUBSCRIBE", patterns), ("SSUBSCRIBE", shardChannels)] where !set.isEmpty {
             out.clear()
             InlineSplitter.encode([Array(name.utf8)] + set.sorted { $0.lexicographicallyPrecedes($1) }, into: out)
             fresh.sendPushAnswered(out.readPointer, out.readableCount, confirmations: set.count)
+            newRequests.append(.client(set.count))
             count += set.count
         }
         out.clear()
         InlineSplitter.encode([Array("SUBSCRIBE".utf8), marker], into: out)
         fresh.sendPushAnswered(out.readPointer, out.readableCount, confirmations: 1)
+        newRequests.append(.marker)
         old.sendPushAnswered(out.readPointer, out.readableCount, confirmations: 1)
         let hard = proxy.settings.outputLimits[.pubsub].hard
         var move = SubscriptionMove(machine: SubscriptionHandoff(marker: marker, newSubscriptions: count,
                                                                  heldLimit: hard > 0 ? hard : 32 * 1024 * 1024),
-                                    old: old, new: fresh)
-        let t = proxy.loop.timer(persist: false, sessionMoveDeadline, Unmanaged.passUnretained(self).toOpaque())
-        t.add(timeoutMs: max(1000, proxy.pool.settings.maintenance.relaxedTimeoutMs))
-        move.timer = t
+                                    old: old, new: fresh, newRequests: newRequests)
+        move.timer = armMoveTimer()
         subscriptionMove = move
         Log.verbose("Client id=\(id): moving \(count) subscriptions from upstream connection \(old.id) to \(fresh.id)")
     }
 
-    /// A push (or an error answering a subscription request) on a connection of the move or its
+    private func armMoveTimer() -> Event {
+        let t = proxy.loop.timer(persist: false, sessionMoveDeadline, Unmanaged.passUnretained(self).toOpaque())
+        t.add(timeoutMs: moveDeadlineMs)
+        return t
+    }
+
+    /// How long the move waits for an answer: `maint-relaxed-timeout`, at least a second.
+    private var moveDeadlineMs: Int { max(1000, proxy.pool.settings.maintenance.relaxedTimeoutMs) }
+
+    /// A push (or a reply to one of the move's requests) on a connection of the move or its
     /// tail. True when handled here.
     func subscriptionMovePush(_ conn: UpstreamConnection, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) -> Bool {
-        if subscriptionMove == nil, let tail = subscriptionMoveTail {
+        if subscriptionMove == nil, subscriptionMoveTail != nil {
             guard conn === pinned else { return false }
-            return tailPush(tail, frame, info)
+            return tailPush(frame, info)
         }
         guard var move = subscriptionMove else { return false }
         let side: SubscriptionHandoff.Side
         if conn === move.new { side = .new } else if conn === move.old { side = .old } else { return false }
         guard info.isPush else {
-            // A subscription refused (-NOPERM): no seam to find.
-            Log.notice("Client id=\(id): a subscription was refused while moving its subscriptions: \(String(decoding: frame.prefix(120), as: UTF8.self))")
-            let step = move.machine.giveUp()
-            subscriptionMove = move
-            actOnMove(step)
+            let head = side == .new ? move.newRequests.first : move.oldRequests.first
+            guard let head else { return true }
+            if side == .new { move.newRequests.removeFirst() } else { move.oldRequests.removeFirst() }
+            switch head {
+            case .publish:
+                // How many connections heard the marker: fewer than both means `old` is not on
+                // the server `new` published on, and no seam will come.
+                let heard = ReplyMerge.integer(Array(frame)) ?? 0
+                if heard < 2 {
+                    Log.notice("Client id=\(id): the subscription move's marker reached \(heard) connection(s), not both; no seam to find")
+                    commit(&move, move.machine.giveUp())
+                } else {
+                    subscriptionMove = move
+                }
+            case .marker:
+                Log.notice("Client id=\(id): the subscription move's marker channel was refused (\(Session.lineText(frame))); moving without a seam")
+                commit(&move, move.machine.giveUp())
+            case .client:
+                // The new connection refused one of the client's subscriptions (-BUSY while a
+                // script runs, an ACL changed): it cannot take over; they stay where they are.
+                Log.warning("Client id=\(id): the connection taking over its subscriptions refused them (\(Session.lineText(frame))); they stay on upstream connection \(move.old?.id ?? -1)")
+                abandonMove(move)
+            case .leave:
+                subscriptionMove = move
+            }
             return true
         }
         switch PushKind.classify(frame, info) {
-        case .subscribe:
-            let step = move.machine.confirmed(side)
-            subscriptionMove = move
-            actOnMove(step)
+        case .subscribe(_, let name):
+            let isMarker = name == move.machine.marker
+            if side == .new { Session.countConfirmation(&move.newRequests, isMarker: isMarker) }
+            else { Session.countConfirmation(&move.oldRequests, isMarker: isMarker) }
+            commit(&move, move.machine.confirmed(side, marker: isMarker))
             return true
         case .unsubscribe(_, let name):
             return name == move.machine.marker
@@ -105,10 +162,9 @@ extension Session {
             let isMarker = PushKind.messageChannelIs(frame, info, move.machine.marker)
             // Another session's marker, matched by a pattern: never the client's.
             if !isMarker && !patterns.isEmpty && PushKind.patternMessageChannelHasPrefix(frame, info, HandoffMarker.channelPrefix) { return true }
-            let (decision, step) = move.machine.message(side, isMarker: isMarker, bytes: frame.count)
+            let (decision, s) = move.machine.message(side, isMarker: isMarker, bytes: frame.count)
             if decision == .hold { move.machine.hold(Array(frame)) }
-            subscriptionMove = move
-            actOnMove(step)
+            commit(&move, s)
             if decision == .deliver { writePush(frame, info); markDirty() }
             return true
         default:
@@ -116,15 +172,47 @@ extension Session {
         }
     }
 
-    private func tailPush(_ tail: SubscriptionMoveTail, _ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) -> Bool {
-        guard info.isPush else { return true }   // a late refusal of a subscription request
+    /// A confirmation counted against the oldest of the move's requests it answers.
+    static func countConfirmation(_ requests: inout [MoveRequest], isMarker: Bool) {
+        guard let head = requests.first else { return }
+        if case .client(let n) = head, !isMarker {
+            if n <= 1 { requests.removeFirst() } else { requests[0] = .client(n - 1) }
+        } else if head == .marker && isMarker {
+            requests.removeFirst()
+        }
+    }
+
+    /// An error line's text, for the log.
+    static func lineText(_ frame: UnsafeRawBufferPointer) -> String {
+        String(decoding: frame.prefix(120).prefix { $0 != 13 }, as: UTF8.self)
+    }
+
+    /// Stores the move's new state, then carries out the machine's step.
+    private func commit(_ move: inout SubscriptionMove, _ s: SubscriptionHandoff.Step) {
+        subscriptionMove = move
+        actOnMove(s)
+    }
+
+    private func tailPush(_ frame: UnsafeRawBufferPointer, _ info: ReplyFrame) -> Bool {
+        guard var tail = subscriptionMoveTail else { return false }
+        guard info.isPush else {
+            // An answer to one of the move's requests: the tail's own UNSUBSCRIBE ends it.
+            let head = tail.requests.isEmpty ? nil : tail.requests.removeFirst()
+            if case .client? = head {
+                Log.warning("Client id=\(id): after its old connection ended, the new one refused some of its subscriptions (\(Session.lineText(frame)))")
+            }
+            if head == .leave { endTail() } else { subscriptionMoveTail = tail }
+            return true
+        }
         switch PushKind.classify(frame, info) {
-        case .subscribe:
-            return true   // late confirmations (the client's own requests wait until the tail ends)
+        case .subscribe(_, let name):
+            // A late confirmation of the move's own requests (the client waits for the tail).
+            Session.countConfirmation(&tail.requests, isMarker: name == tail.marker)
+            subscriptionMoveTail = tail
+            return true
         case .unsubscribe(_, let name):
             guard name == tail.marker else { return false }
-            subscriptionMoveTail = nil
-            noteProgress()
+            endTail()
             return true
         case .message:
             return PushKind.messageChannelIs(frame, info, tail.marker)
@@ -133,13 +221,21 @@ extension Session {
         }
     }
 
+    private func endTail() {
+        subscriptionMoveTail?.timer?.free()
+        subscriptionMoveTail = nil
+        noteProgress()
+    }
+
     private func actOnMove(_ step: SubscriptionHandoff.Step) {
-        guard var move = subscriptionMove else { return }
+        guard !closed, var move = subscriptionMove else { return }
         switch step {
         case .none:
             return
         case .publishMarker:
-            move.new.sendDiscarding([Array("PUBLISH".utf8), move.machine.marker, Array("handoff".utf8)])
+            move.new.sendOwnRequest([Array("PUBLISH".utf8), move.machine.marker, Array("handoff".utf8)])
+            move.newRequests.append(.publish)
+            subscriptionMove = move
         case .switchOver(let held, let exact):
             if let old = move.old {
                 move.old = nil
@@ -161,25 +257,48 @@ extension Session {
         }
     }
 
-    /// The move is over: the connection holding the subscriptions leaves the marker channel.
+    /// The move is over: the connection holding the subscriptions leaves the marker channel;
+    /// the client's requests wait until it has (or the deadline passes).
     private func finishSubscriptionMove() {
         guard let move = subscriptionMove else { return }
-        move.timer?.free()
         subscriptionMove = nil
-        guard let conn = pinned, conn.state != .closed else { noteProgress(); return }
+        guard let conn = pinned, conn.state != .closed else { move.timer?.free(); noteProgress(); return }
         let out = ByteBuffer(capacity: 96)
         InlineSplitter.encode([Array("UNSUBSCRIBE".utf8), move.machine.marker], into: out)
         conn.sendPushAnswered(out.readPointer, out.readableCount, confirmations: 1)
-        subscriptionMoveTail = SubscriptionMoveTail(marker: move.machine.marker)
+        let owed = conn === move.new ? move.newRequests : move.oldRequests
+        move.timer?.add(timeoutMs: moveDeadlineMs)
+        subscriptionMoveTail = SubscriptionMoveTail(marker: move.machine.marker, requests: owed + [.leave], timer: move.timer)
     }
 
-    /// The move's deadline passed without the seam: the new connection takes over.
+    /// The new connection cannot take over: it goes, and the old one leaves the marker channel.
+    private func abandonMove(_ move: SubscriptionMove) {
+        subscriptionMove = nil
+        if move.new !== pinned { proxy.pool.release(move.new, reusable: false) }
+        guard let old = move.old, old === pinned, old.state != .closed else { move.timer?.free(); noteProgress(); return }
+        // Finished on the old connection, as if it were the one that took over.
+        subscriptionMove = SubscriptionMove(machine: move.machine, old: nil, new: old, oldRequests: [],
+                                            newRequests: move.oldRequests, timer: move.timer)
+        finishSubscriptionMove()
+    }
+
+    /// The move's deadline passed (or its tail's): stop waiting for the seam, or for an answer.
     func subscriptionMoveDeadline() {
-        guard var move = subscriptionMove else { return }
-        Log.notice("Client id=\(id): the subscription move's marker did not come back in time")
-        let step = move.machine.giveUp()
-        subscriptionMove = move
-        actOnMove(step)
+        if var move = subscriptionMove {
+            if move.machine.phase == .givingUp {
+                // Even the new connection's subscriptions did not come: it cannot take over.
+                Log.warning("Client id=\(id): the connection taking over its subscriptions did not confirm them in time; they stay where they are")
+                abandonMove(move)
+            } else {
+                Log.notice("Client id=\(id): the subscription move's marker did not come back in time")
+                // Armed again: giving up may still wait for the new connection's confirmations.
+                move.timer?.add(timeoutMs: moveDeadlineMs)
+                commit(&move, move.machine.giveUp())
+            }
+        } else if subscriptionMoveTail != nil {
+            Log.notice("Client id=\(id): the subscription move's last answer did not come in time")
+            endTail()
+        }
         proxy.flushDirty()
     }
 
@@ -190,8 +309,7 @@ extension Session {
             noteProgress()
         }
         if subscriptionMove == nil, subscriptionMoveTail != nil, conn === pinned {
-            subscriptionMoveTail = nil
-            noteProgress()
+            endTail()
             return false
         }
         guard var move = subscriptionMove else { return false }
@@ -199,29 +317,27 @@ extension Session {
             // The old connection ended first: the new one takes over with what it holds.
             move.old = nil
             if pinned === conn { pinned = nil }
-            let step = move.machine.giveUp()
-            subscriptionMove = move
-            actOnMove(step)
+            commit(&move, move.machine.oldEnded())
+            if pinned == nil { pinned = move.new }
             return true
         }
         guard conn === move.new else { return false }
-        move.timer?.free()
-        subscriptionMove = nil
         if pinned === conn {
             // The old one is gone already: the session lost its subscriptions' connection.
+            move.timer?.free()
+            subscriptionMove = nil
             noteProgress()
             return false
         }
-        // The subscriptions stay on the old connection, which leaves the marker channel.
         Log.warning("Client id=\(id): the connection taking over its subscriptions closed; they stay where they are")
-        subscriptionMove = SubscriptionMove(machine: move.machine, old: nil, new: pinned ?? conn, timer: nil)
-        finishSubscriptionMove()
+        abandonMove(move)
         return true
     }
 
     /// Releases what a move holds (the client closed).
     func dropSubscriptionMove() {
         subscriptionMoveWanted = false
+        subscriptionMoveTail?.timer?.free()
         subscriptionMoveTail = nil
         guard let move = subscriptionMove else { return }
         subscriptionMove = nil

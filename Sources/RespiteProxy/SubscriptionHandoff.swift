@@ -1,14 +1,17 @@
 // SubscriptionHandoff: moving a subscriber's channels, patterns and shard channels from the
 // upstream connection being retired (`old`) to a new one (`new`) so that the client hears every
-// message once, in order — a pure state machine; Session+Handoff.swift acts on its decisions.
+// message once, in order — a pure state machine; Session+SubscriptionMove.swift acts on its
+// decisions.
 //
 // Both connections are subscribed for a while, so a message published in that overlap reaches
 // both. To find the seam, both also subscribe to a private marker channel, and once both are
 // subscribed one marker message is published: the server puts it at the same place in both
 // streams. The client hears `old` up to its marker and `new` after its marker; what `new` got
-// before its marker, `old` delivered. When the seam cannot be found — `old` ends first, a
-// marker subscription is refused, the wait outlasts its deadline or the held messages their
-// bound — `new` takes over with everything it holds: a message may then repeat, none is lost.
+// before its marker, `old` delivered. When the seam cannot be found — a marker subscription is
+// refused, the marker does not reach both, the wait outlasts its deadline or the held messages
+// their bound — `new` takes over once it holds every subscription of the client, with
+// everything it heard: a message may then repeat, none is lost. Only when `old` ends before
+// `new` is subscribed can messages published in between be lost (nobody was listening).
 
 struct SubscriptionHandoff {
     enum Side { case old, new }
@@ -36,6 +39,8 @@ struct SubscriptionHandoff {
     enum Phase: Equatable {
         /// Subscribing `new` (and `old` to the marker), then waiting for the marker on `old`.
         case seeking
+        /// No seam: waiting only for `new` to hold every subscription of the client.
+        case givingUp
         /// `old` reached the seam and is gone; `new`'s messages up to its marker are dropped.
         case skippingToMarker
         case done
@@ -43,7 +48,9 @@ struct SubscriptionHandoff {
 
     let marker: [UInt8]
     private(set) var phase = Phase.seeking
-    private(set) var newConfirmationsLeft: Int
+    /// Confirmations still owed by `new` for the client's own subscriptions.
+    private(set) var newClientLeft: Int
+    private(set) var newMarkerConfirmed = false
     private(set) var oldConfirmed = false
     private(set) var published = false
     private(set) var newMarkerSeen = false
@@ -59,18 +66,29 @@ struct SubscriptionHandoff {
     /// counting the marker.
     init(marker: [UInt8], newSubscriptions: Int, heldLimit: Int) {
         self.marker = marker
-        self.newConfirmationsLeft = newSubscriptions + 1
+        self.newClientLeft = newSubscriptions
         self.heldLimit = heldLimit
     }
 
-    /// A subscription confirmation (swallowed by the caller).
-    mutating func confirmed(_ side: Side) -> Step {
-        guard phase == .seeking else { return .none }
+    /// A subscription confirmation (swallowed by the caller): of the marker, or (on `new`) of one
+    /// of the client's subscriptions.
+    mutating func confirmed(_ side: Side, marker isMarker: Bool) -> Step {
+        switch phase {
+        case .skippingToMarker, .done:
+            return .none
+        case .seeking, .givingUp:
+            break
+        }
         switch side {
         case .old: oldConfirmed = true
-        case .new: newConfirmationsLeft -= 1
+        case .new: if isMarker { newMarkerConfirmed = true } else { newClientLeft -= 1 }
         }
-        if oldConfirmed && newConfirmationsLeft <= 0 && !published {
+        if phase == .givingUp {
+            guard newClientLeft <= 0 else { return .none }
+            phase = .done
+            return .switchOver(held: takeHeld(before: true), exact: false)
+        }
+        if oldConfirmed && newMarkerConfirmed && newClientLeft <= 0 && !published {
             published = true
             return .publishMarker
         }
@@ -95,13 +113,16 @@ struct SubscriptionHandoff {
             heldBefore = []
             heldBytes = 0
             return (.drop, .switchOver(held: [], exact: true))
-        case (.seeking, .new):
+        case (.givingUp, .old):
+            return (isMarker ? .drop : .deliver, .none)
+        case (.seeking, .new), (.givingUp, .new):
             if isMarker { newMarkerSeen = true; return (.drop, .none) }
             heldBytes += bytes
-            if heldBytes > heldLimit {
-                // Too much waits on a seam that has not come: `new` takes over now, and this
-                // frame follows what it held.
-                return (.deliver, giveUp())
+            if phase == .seeking && heldBytes > heldLimit {
+                // Too much waits on a seam that has not come.
+                let step = giveUp()
+                if case .switchOver = step { return (.deliver, step) }   // this frame follows what was held
+                return (.hold, step)
             }
             return (.hold, .none)
         case (.skippingToMarker, .new):
@@ -117,11 +138,13 @@ struct SubscriptionHandoff {
         if newMarkerSeen { heldAfter.append(frame) } else { heldBefore.append(frame) }
     }
 
-    /// `old` closed, a subscription was refused, or the deadline passed: stop looking for the
-    /// seam. While still seeking, `new` takes over with all it holds.
+    /// The seam will not be found (a marker subscription refused, the marker not heard by both,
+    /// the deadline, the held bound): `new` takes over as soon as it holds every subscription
+    /// of the client; `old` speaks until then.
     mutating func giveUp() -> Step {
         switch phase {
         case .seeking:
+            guard newClientLeft <= 0 else { phase = .givingUp; return .none }
             phase = .done
             return .switchOver(held: takeHeld(before: true), exact: false)
         case .skippingToMarker:
@@ -129,7 +152,18 @@ struct SubscriptionHandoff {
             // without the marker there is no telling where that ends: deliver from here on.
             phase = .done
             return .finished
-        case .done:
+        case .givingUp, .done:
+            return .none
+        }
+    }
+
+    /// `old` closed (the server ended it): `new` takes over now with what it holds.
+    mutating func oldEnded() -> Step {
+        switch phase {
+        case .seeking, .givingUp:
+            phase = .done
+            return .switchOver(held: takeHeld(before: true), exact: false)
+        case .skippingToMarker, .done:
             return .none
         }
     }

@@ -50,8 +50,9 @@ extension UpstreamConnection {
                         if info.isError { Log.verbose("control command on \(address) failed: \(String(decoding: frame.prefix(80), as: UTF8.self))") }
                         close(reason: "released")
                         return false
-                    } else if p.session == Pending.discard {
-                        if info.isError { Log.verbose("upstream connection \(id): Respite's own request failed: \(String(decoding: frame.prefix(80), as: UTF8.self))") }
+                    } else if p.session == Pending.ownRequest {
+                        pool.delegate?.upstreamPush(self, frame, info)
+                        if state == .closed { return false }
                     } else if p.session == Pending.idRefresh {
                         drop(p)
                         idRefreshing = false
@@ -154,7 +155,11 @@ extension UpstreamConnection {
         while end + 1 < frame.count && !(frame[end] == 13 && frame[end + 1] == 10) { end += 1 }
         if type == UInt8(ascii: "$") {
             var n = 0
-            for k in start..<end { n = n * 10 + Int(frame[k]) - 48 }
+            for k in start..<end {
+                let d = Int(frame[k]) - 48
+                guard d >= 0 && d <= 9 else { return false }
+                n = n * 10 + d
+            }
             start = end + 2
             end = start + n
             guard end <= frame.count else { return false }

@@ -52,9 +52,10 @@ public struct Pending: Sendable {
     /// counts the confirmations still owed. Redis answers such a request with pushes, or with one
     /// error reply (`-NOPERM`), which then takes its place in the reply order.
     public static let pushAnswered: Int32 = -4
-    /// The session value of Respite's own request on a leased connection whose reply is
-    /// dropped (the PUBLISH of a subscription handoff's marker).
-    public static let discard: Int32 = -5
+    /// The session value of Respite's own request on a leased connection (the PUBLISH of a
+    /// subscription move's marker): its reply reaches the delegate as `upstreamPush` does an
+    /// error answering a push-answered request, in order.
+    public static let ownRequest: Int32 = -5
 
     public init(session: Int32, generation: UInt32, slot: UInt32, deadline: Int64, readOnly: Bool = false, attempts: UInt8 = 0) {
         self.session = session; self.generation = generation; self.slot = slot; self.deadline = deadline
@@ -279,11 +280,11 @@ public final class UpstreamConnection {
         send(bytes, count, Pending(session: Pending.pushAnswered, generation: 0, slot: UInt32(max(1, confirmations)), deadline: 0))
     }
 
-    /// Queues Respite's own request whose reply is dropped.
-    public func sendDiscarding(_ args: [[UInt8]]) {
+    /// Queues Respite's own request on a leased connection; its reply goes to the delegate.
+    public func sendOwnRequest(_ args: [[UInt8]]) {
         let b = ByteBuffer(capacity: 64)
         InlineSplitter.encode(args, into: b)
-        send(b.readPointer, b.readableCount, Pending(session: Pending.discard, generation: 0, slot: 0, deadline: 0))
+        send(b.readPointer, b.readableCount, Pending(session: Pending.ownRequest, generation: 0, slot: 0, deadline: 0))
     }
 
     /// Queues bytes nothing answers: no FIFO entry.

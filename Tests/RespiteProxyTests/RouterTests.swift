@@ -65,6 +65,15 @@ final class RouterTests: XCTestCase {
         XCTAssertEqual(Router.decide(r3, cmd(.local, .ping)), .local)
     }
 
+    func testUnsubscribeWithNoChannelWaitsForPendingConfirmations() {
+        let s = state { $0.proto = 3; $0.hasPinned = true; $0.pinnedForSubscriptions = true; $0.subscriptionPending = true }
+        XCTAssertEqual(Router.decide(s, cmd(.unsubscribe, .unsubscribe)), .wait)
+        XCTAssertEqual(Router.decide(s, cmd(.unsubscribe, .unsubscribe) { $0.hasArguments = true }), .unsubscribe)
+        var settled = s
+        settled.subscriptionPending = false
+        XCTAssertEqual(Router.decide(settled, cmd(.unsubscribe, .unsubscribe)), .unsubscribe)
+    }
+
     func testRESP2CommandBehindAnUnconfirmedSubscribeWaits() {
         let s = state { $0.hasPinned = true; $0.pinnedForSubscriptions = true; $0.subscriptionPending = true }
         XCTAssertEqual(Router.decide(s, cmd(.local, .ping)), .wait)

@@ -39,12 +39,12 @@ final class SubscriptionHandoffTests: XCTestCase {
 
     private func subscribed() -> Driver {
         var d = Driver()
-        d.act(d.h.confirmed(.new))
-        d.act(d.h.confirmed(.new))
+        d.act(d.h.confirmed(.new, marker: false))
+        d.act(d.h.confirmed(.new, marker: false))
         XCTAssertFalse(d.published)
-        d.act(d.h.confirmed(.old))
+        d.act(d.h.confirmed(.old, marker: true))
         XCTAssertFalse(d.published, "the marker's own confirmation on new is still owed")
-        d.act(d.h.confirmed(.new))
+        d.act(d.h.confirmed(.new, marker: true))
         XCTAssertTrue(d.published)
         return d
     }
@@ -77,7 +77,7 @@ final class SubscriptionHandoffTests: XCTestCase {
         var d = subscribed()
         for n in [1, 2, 3, 4] { d.message(.old, n) }
         for n in [4, 5, 6] { d.message(.new, n) }
-        d.act(d.h.giveUp())   // old closed before its marker
+        d.act(d.h.oldEnded())   // old closed before its marker
         d.message(.new, nil)
         d.message(.new, 7)
         XCTAssertEqual(d.heard, [1, 2, 3, 4, 4, 5, 6, 7], "a message may repeat; none is lost")
@@ -100,7 +100,7 @@ final class SubscriptionHandoffTests: XCTestCase {
     func testHeldMessagesPastTheLimitHandOverAtOnce() {
         var d = Driver()
         d.h = H(marker: Array("m".utf8), newSubscriptions: 1, heldLimit: 2)
-        d.act(d.h.confirmed(.new)); d.act(d.h.confirmed(.new)); d.act(d.h.confirmed(.old))
+        d.act(d.h.confirmed(.new, marker: false)); d.act(d.h.confirmed(.new, marker: true)); d.act(d.h.confirmed(.old, marker: true))
         d.message(.old, 1)
         d.message(.new, 2)
         d.message(.new, 3)            // 2 bytes held: under the limit
@@ -112,15 +112,40 @@ final class SubscriptionHandoffTests: XCTestCase {
 
     func testARefusedMarkerNeverPublishesAndHandsOver() {
         var d = Driver()
-        d.act(d.h.confirmed(.new)); d.act(d.h.confirmed(.new))
+        d.act(d.h.confirmed(.new, marker: false)); d.act(d.h.confirmed(.new, marker: false))
         d.message(.old, 1)
         d.message(.new, 1)
         d.act(d.h.giveUp())           // -NOPERM for the marker
         XCTAssertFalse(d.published)
-        d.act(d.h.confirmed(.new))    // late confirmations change nothing
+        d.act(d.h.confirmed(.new, marker: true))    // late confirmations change nothing
         XCTAssertFalse(d.published)
         XCTAssertEqual(d.heard, [1, 1])
         XCTAssertTrue(d.finished)
+    }
+
+    func testGivingUpWaitsUntilNewHoldsEverySubscription() {
+        // The marker is refused on old before new has confirmed the client's channels: old
+        // keeps speaking until new holds them all, so nothing published meanwhile is lost.
+        var d = Driver()
+        d.act(d.h.confirmed(.new, marker: false))
+        d.act(d.h.giveUp())
+        XCTAssertFalse(d.switched, "new does not hold every subscription yet")
+        d.message(.old, 1)
+        d.message(.new, 1)            // heard on the channel new already holds
+        d.message(.old, 2)
+        d.act(d.h.confirmed(.new, marker: false))
+        XCTAssertTrue(d.switched); XCTAssertEqual(d.exact, false); XCTAssertTrue(d.finished)
+        d.message(.new, 3)
+        XCTAssertEqual(d.heard, [1, 2, 1, 3], "a repeat, no loss")
+    }
+
+    func testOldEndingWhileGivingUpSwitchesAtOnce() {
+        var d = Driver()
+        d.act(d.h.giveUp())
+        d.message(.new, 5)
+        d.act(d.h.oldEnded())
+        XCTAssertTrue(d.switched); XCTAssertTrue(d.finished)
+        XCTAssertEqual(d.heard, [5])
     }
 
     func testMarkerCopiesAfterTheFirstAreDropped() {
