@@ -108,7 +108,7 @@ extension UpstreamConnection {
         }
         // A reply late past the timeout does not make the server dead: the pool asks a sibling
         // socket whether it still answers (see UpstreamLiveness).
-        if let effective = overdueTimeout(now: now) { pool.requestOverdue(self, now: now, timeoutMs: effective) }
+        if let effective = overdueTimeout(now: now) { node.requestOverdue(self, now: now, timeoutMs: effective) }
     }
 
     /// Whether the oldest request has waited past its timeout by `now`.

@@ -149,6 +149,8 @@ public final class UpstreamConnection {
     var controlKey: [UInt8]?
 
     unowned(unsafe) let pool: UpstreamPool
+    /// The node this connection belongs to (its slot, backoff and liveness).
+    unowned(unsafe) let node: NodePool
     /// The socket and its bytes (plain TCP or unix now; UpstreamTransport.swift).
     let transport: any UpstreamTransport = PlainTransport()
     /// The addresses left to try (a name's lookup gives several).
@@ -210,7 +212,9 @@ public final class UpstreamConnection {
     var handshakeBusy = ""
     var handshakeStep = 0
 
-    init(id: Int, db: Int, identity: Int32, pinned: Bool, address: UpstreamAddress, pool: UpstreamPool, oneShot: Bool = false) {
+    init(id: Int, db: Int, identity: Int32, pinned: Bool, address: UpstreamAddress, pool: UpstreamPool, node: NodePool,
+         oneShot: Bool = false) {
+        self.node = node
         self.id = id
         self.db = db
         self.identity = identity

@@ -74,7 +74,7 @@ extension UpstreamPool {
     /// checks the login, on a connection no other client shares, and its exact reply is
     /// relayed.
     public func checkLogin(_ args: [[UInt8]], pending: Pending) throws(UpstreamUnavailable) {
-        if downUntil > monotonicMs() { throw .down(lastError) }
+        if node.downUntil > monotonicMs() { throw .down(lastError) }
         let bytes = ByteBuffer(capacity: 64)
         InlineSplitter.encode(args, into: bytes)
         try runControl(ControlJob(kind: .loginCheck, identity: -1, address: dialAddress, request: bytes.readableBytes(), pending: pending))

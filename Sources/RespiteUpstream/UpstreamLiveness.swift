@@ -3,7 +3,7 @@
 // When a connection's oldest request has waited `upstream-timeout`, its own socket says nothing
 // about why: a Lua script or function running long, `CLIENT PAUSE`, a long `KEYS`, or a server
 // that stopped answering. The pool then asks on a sibling socket: one `PING` on a short-lived
-// connection, at most one at a time per pool. Any answer at all (`+PONG`, `-BUSY`, `-LOADING`,
+// connection, at most one at a time per node. Any answer at all (`+PONG`, `-BUSY`, `-LOADING`,
 // `-NOAUTH`) means the server is alive: requests keep waiting, as they would on Redis, and the
 // question is asked again one timeout later. Only when the probe gets no answer within the
 // timeout (`DEBUG SLEEP`, a hung or partitioned server) are the overdue connections closed, and
@@ -20,7 +20,7 @@ import RESP
 
 /// One `PING` on its own socket.
 final class LivenessProbe {
-    unowned(unsafe) let pool: UpstreamPool
+    unowned(unsafe) let node: NodePool
     let address: UpstreamAddress
     let started: Int64
     let deadline: Int64
@@ -30,8 +30,8 @@ final class LivenessProbe {
     var event: Event?
     var stopped = false
 
-    init(pool: UpstreamPool, address: UpstreamAddress, now: Int64, timeoutMs: Int) {
-        self.pool = pool
+    init(node: NodePool, address: UpstreamAddress, now: Int64, timeoutMs: Int) {
+        self.node = node
         self.address = address
         self.started = now
         self.deadline = now + Int64(timeoutMs)
@@ -40,9 +40,9 @@ final class LivenessProbe {
     /// Starts the lookup and the connect; a failure is reported to the pool (at once when it is
     /// known at once).
     func start() {
-        pool.resolver.endpoints(for: address) { [weak self] found in
+        node.directory.resolver.endpoints(for: address) { [weak self] found in
             guard let self, !self.stopped else { return }
-            if found.isEmpty { self.pool.livenessAnswered(self, alive: false, what: "cannot resolve"); return }
+            if found.isEmpty { self.node.livenessAnswered(self, alive: false, what: "cannot resolve"); return }
             self.candidates = found
             self.dialNext(lastError: "connect failed")
         }
@@ -61,12 +61,12 @@ final class LivenessProbe {
             watch(EventFlags.write, livenessWritable)
             return
         }
-        pool.livenessAnswered(self, alive: false, what: lastError)
+        node.livenessAnswered(self, alive: false, what: lastError)
     }
 
     func watch(_ what: Int16, _ cb: EventCallback) {
         event?.free()
-        event = pool.loop.watch(fd: transport.fd, what, cb, Unmanaged.passUnretained(self).toOpaque())
+        event = node.directory.loop.watch(fd: transport.fd, what, cb, Unmanaged.passUnretained(self).toOpaque())
         event!.add()
     }
 
@@ -81,7 +81,7 @@ final class LivenessProbe {
         event?.free(); event = nil
         let ping: StaticString = "*1\r\n$4\r\nPING\r\n"
         guard case .bytes(ping.utf8CodeUnitCount) = transport.write(ping.utf8Start, ping.utf8CodeUnitCount) else {
-            pool.livenessAnswered(self, alive: false, what: "write failed")
+            node.livenessAnswered(self, alive: false, what: "write failed")
             return
         }
         watch(EventFlags.read | EventFlags.persist, livenessReadable)
@@ -93,10 +93,10 @@ final class LivenessProbe {
         switch r {
         case .bytes(let n):
             let line = String(decoding: byte.prefix(n).prefix { $0 != 13 }, as: UTF8.self)
-            pool.livenessAnswered(self, alive: true, what: line)
+            node.livenessAnswered(self, alive: true, what: line)
         case .wouldBlock: return
-        case .closed: pool.livenessAnswered(self, alive: false, what: "closed")
-        case .error: pool.livenessAnswered(self, alive: false, what: "read error")
+        case .closed: node.livenessAnswered(self, alive: false, what: "closed")
+        case .error: node.livenessAnswered(self, alive: false, what: "read error")
         }
     }
 
@@ -114,12 +114,12 @@ let livenessReadable: EventCallback = { _, _, ctx in
     Unmanaged<LivenessProbe>.fromOpaque(ctx!).takeUnretainedValue().onReadable()
 }
 
-extension UpstreamPool {
+extension NodePool {
     /// `c`'s oldest request has waited its timeout (`timeoutMs`, relaxed or not). Keeps waiting
     /// while the server answered a probe recently; otherwise asks, once, on a sibling socket.
     func requestOverdue(_ c: UpstreamConnection, now: Int64, timeoutMs: Int) {
         if aliveUntil > now || probe != nil { return }
-        let p = LivenessProbe(pool: self, address: c.address, now: now, timeoutMs: timeoutMs)
+        let p = LivenessProbe(node: self, address: c.address, now: now, timeoutMs: timeoutMs)
         probe = p
         p.start()
     }
@@ -177,7 +177,7 @@ extension UpstreamPool {
             return
         }
         Log.warning("upstream \(p.address) is not answering: a request waited past upstream-timeout (\(settings.timeoutMs) ms), and a liveness probe got \(what) within \(waited) ms; closing the connections that wait")
-        for c in Array(all.values) where c.address == p.address && c.headOverdue(now: p.started) {
+        for c in Array(directory.all.values) where c.node === self && c.address == p.address && c.headOverdue(now: p.started) {
             c.close(reason: "upstream timeout: no reply within \(settings.timeoutMs) ms, and the server did not answer a liveness probe")
         }
     }

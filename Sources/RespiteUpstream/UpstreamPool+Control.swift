@@ -79,7 +79,7 @@ extension UpstreamPool {
             }
             if startControl(job, key: key) == nil, job.pending.session >= 0 {
                 let failed = UpstreamConnection(id: -1, db: 0, identity: job.identity, pinned: true, address: job.address,
-                                                pool: self, oneShot: job.kind == .interrupt)
+                                                pool: self, node: node, oneShot: job.kind == .interrupt)
                 failed.loginCheck = job.kind == .loginCheck
                 let text = lastError.isEmpty ? "connecting" : lastError
                 delegate?.upstreamFailed(failed, job.pending, error: "ERR Respite: upstream \(job.address) unavailable (\(text))",
@@ -90,13 +90,11 @@ extension UpstreamPool {
 
     /// Opens the connection for `job` and sends its request; nil when the connect failed at once.
     private func startControl(_ job: ControlJob, key: [UInt8]?) -> UpstreamConnection? {
-        let c = UpstreamConnection(id: nextID, db: 0, identity: job.identity, pinned: true, address: job.address, pool: self,
-                                   oneShot: job.kind == .interrupt)
-        nextID += 1
+        let c = newConnection(db: 0, identity: job.identity, pinned: true, address: job.address, node: node,
+                              oneShot: job.kind == .interrupt)
         c.control = true
         c.loginCheck = job.kind == .loginCheck
         controlCount += 1
-        all[c.id] = c
         _ = maintenanceStarting(c, joinsWindow: false, now: monotonicMs())
         c.start()
         if c.state == .closed { return nil }

@@ -193,24 +193,22 @@ extension UpstreamPool {
         stats.handoffs += 1
         var moved = 0
         // Shared connections: a replacement takes the slot; the old one drains.
-        for (key, slots) in shared {
-            for (i, old) in slots.enumerated() {
-                guard let old, old.address == h.from, old.state != .closed, old.state != .draining else { continue }
-                let fresh = UpstreamConnection(id: nextID, db: old.db, identity: old.identity, pinned: false, address: h.to, pool: self)
-                nextID += 1
+        for n in nodes {
+            for (key, i, old) in n.sharedConnections {
+                guard old.address == h.from, old.state != .closed, old.state != .draining else { continue }
+                let fresh = newConnection(db: old.db, identity: old.identity, pinned: false, address: h.to, node: n)
                 fresh.slotInPool = i
-                shared[key]![i] = fresh
-                all[fresh.id] = fresh
+                n.shared[key]![i] = fresh
                 startConnection(fresh)
                 _ = maintenance.handle(.draining(old.id, seq: h.seq), now: monotonicMs())
                 old.startDraining(deadline: h.drainDeadline)
                 moved += 1
             }
-        }
-        // Pinned connections: idle ones close now; leased ones retire when released.
-        for (key, idle) in idlePinned {
-            for c in idle where c.address == h.from { c.close(reason: "handed off"); moved += 1 }
-            idlePinned[key] = idlePinned[key]?.filter { $0.state != .closed }
+            // Pinned connections: idle ones close now; leased ones retire when released.
+            for (key, idle) in n.idlePinned {
+                for c in idle where c.address == h.from { c.close(reason: "handed off"); moved += 1 }
+                n.idlePinned[key] = n.idlePinned[key]?.filter { $0.state != .closed }
+            }
         }
         for c in Array(all.values) where c.pinned && c.leasedTo >= 0 && c.address == h.from && !c.retiring {
             c.retiring = true

@@ -1,14 +1,16 @@
-// UpstreamPool: every connection Respite keeps to one upstream endpoint, on one loop.
+// UpstreamPool: the loop's directory of upstream nodes — each node's connections and health in
+// a NodePool (UpstreamNodePool.swift), and what the nodes share: login identities
+// (UpstreamIdentity.swift), the short-lived control connections (UpstreamPool+Control.swift),
+// the maintenance coordinator whose actions it carries out (UpstreamPool+Maintenance.swift), one
+// deferred event that flushes the pass's writes, and one coarse timer that checks deadlines (a
+// passed one asks UpstreamLiveness whether the node still answers, rather than failing
+// requests). A standalone upstream is a directory of one node; the cluster directory will map
+// slots to nodes here, and the router will name the node a request goes to.
 //
-// Shared connections are keyed by (identity, db) (`upstream-pool-size` each, opened lazily;
-// identities are in UpstreamIdentity.swift); a client
-// sticks to one of them while it has requests in flight, so its replies keep their order.
 // Pinned connections are leased to one session for MULTI/WATCH, blocking commands, pub/sub,
-// tracking and MONITOR, and return to an idle list when their state ends cleanly. A failed
-// connect puts the endpoint in backoff (`upstream-reconnect-min` doubling up to `-max`), during
-// which requests fail fast with a clear error instead of hanging. One deferred event flushes the
-// pass's writes; one coarse timer checks deadlines (a passed one asks UpstreamLiveness whether
-// the server still answers, rather than failing requests).
+// tracking and MONITOR, and return to their node's idle list when their state ends cleanly. A
+// failed connect puts the node in backoff (`upstream-reconnect-min` doubling up to `-max`),
+// during which requests fail fast with a clear error instead of hanging.
 
 import EventLoop
 import Observability
@@ -71,15 +73,15 @@ public final class UpstreamPool {
     /// the proxy a side table and slow every retain and release of it on the request path.
     public unowned(unsafe) var delegate: (any UpstreamDelegate)?
 
-    /// Keyed by `UpstreamPool.key(identity:db:)`.
-    var shared: [Int: [UpstreamConnection?]] = [:]
-    var idlePinned: [Int: [UpstreamConnection]] = [:]
+    /// The nodes; a standalone upstream has one.
+    public internal(set) var nodes: [NodePool] = []
     /// Interned login identities; 0 is Respite's own (its entry is a placeholder).
     var identities: [UpstreamIdentity] = [UpstreamIdentity(user: "", password: "", holders: 1)]
     /// The upstream refused the last connection of Respite's own identity for want of
     /// authentication (its default user needs a password Respite does not have).
     public var anonymousRejected = false
-    public internal(set) var pinnedCount = 0
+    /// Dedicated connections open now, on every node.
+    public var pinnedCount: Int { nodes.reduce(0) { $0 + $1.pinnedCount } }
     /// Replication relays open now (a replica client's raw connection, RawRelay.swift): they
     /// count against `upstream-pinned-max` like dedicated connections.
     public var relayCount = 0
@@ -108,17 +110,11 @@ public final class UpstreamPool {
     var resolver: Resolver { loop.resolver }
     public internal(set) var stats = MaintenanceStats()
 
-    // Backoff state for the endpoint.
-    var backoffMs = 0
-    var downUntil: Int64 = 0
-    public private(set) var lastError = ""
+    /// The last error of the (standalone) node, for requests that could not be sent.
+    public var lastError: String { nodes[0].lastError }
     /// Until when (ms) the upstream holds write commands (a `CLIENT PAUSE` seen on the way
     /// through); 0 = not paused. Sessions send held commands on connections of their own.
     public var writesPausedUntil: Int64 = 0
-    /// The liveness probe asking whether a slow upstream still answers, while one runs.
-    var probe: LivenessProbe?
-    /// Until when the upstream counts as alive: a probe was answered (ms).
-    var aliveUntil: Int64 = 0
     /// Cached coarse clock, refreshed by the tick and by callers.
     public var now: Int64 = monotonicMs()
 
@@ -130,30 +126,28 @@ public final class UpstreamPool {
         flushEvent = loop.deferred(poolFlush, ctx)
         tickEvent = loop.timer(persist: true, poolTick, ctx)
         tickEvent!.add(timeoutMs: 100)
+        nodes = [NodePool(directory: self, node: 0)]
+    }
+
+    /// The node a request goes to. Standalone: the one node.
+    @inline(__always) var node: NodePool { nodes[0] }
+
+    /// A new connection of `node`, known to the directory (not started).
+    func newConnection(db: Int, identity: Int32, pinned: Bool, address: UpstreamAddress, node: NodePool,
+                       oneShot: Bool = false) -> UpstreamConnection {
+        let c = UpstreamConnection(id: nextID, db: db, identity: identity, pinned: pinned, address: address, pool: self,
+                                   node: node, oneShot: oneShot)
+        nextID += 1
+        all[c.id] = c
+        return c
     }
 
     /// Connections open now (shared and pinned).
     public var connectionCount: Int { all.count }
 
-    /// The shared connection for `db` that a client with `affinity` uses.
+    /// The shared connection for `db` that a client with `affinity` uses (on the node).
     public func sharedConnection(db: Int, identity: Int32 = 0, affinity: Int) throws(UpstreamUnavailable) -> UpstreamConnection {
-        let key = Self.key(identity: identity, db: db)
-        var slots = shared[key] ?? Array(repeating: nil, count: settings.poolSize)
-        let i = affinity % slots.count
-        if let c = slots[i], c.state != .closed {
-            if c.state != .ready && c.heldCount >= settings.queueLimit { throw .queueFull(settings.queueLimit) }
-            return c
-        }
-        if downUntil > monotonicMs() { throw .down(lastError) }
-        let c = UpstreamConnection(id: nextID, db: db, identity: identity, pinned: false, address: dialAddress, pool: self)
-        nextID += 1
-        c.slotInPool = i
-        slots[i] = c
-        shared[key] = slots
-        all[c.id] = c
-        startConnection(c)
-        if c.state == .closed { throw .down(lastError) }
-        return c
+        try node.sharedConnection(db: db, identity: identity, affinity: affinity)
     }
 
     /// Starts a new connection, relaxed when it opens inside a maintenance window. While a
@@ -168,42 +162,14 @@ public final class UpstreamPool {
         }
     }
 
-    /// Leases a dedicated connection on `db` to `session`.
+    /// Leases a dedicated connection on `db` to `session` (on the node).
     public func leasePinned(db: Int, identity: Int32 = 0, session: Int32) throws(UpstreamUnavailable) -> UpstreamConnection {
-        let key = Self.key(identity: identity, db: db)
-        if var idle = idlePinned[key] {
-            while let c = idle.popLast() {
-                if c.state == .ready && !c.retiring {
-                    idlePinned[key] = idle
-                    c.leasedTo = session
-                    return c
-                }
-            }
-            idlePinned[key] = idle
-        }
-        if downUntil > monotonicMs() { throw .down(lastError) }
-        if pinnedCount + relayCount >= settings.pinnedMax { throw .tooManyPinned(settings.pinnedMax) }
-        let c = UpstreamConnection(id: nextID, db: db, identity: identity, pinned: true, address: dialAddress, pool: self)
-        nextID += 1
-        pinnedCount += 1
-        all[c.id] = c
-        c.leasedTo = session
-        startConnection(c)
-        if c.state == .closed { throw .down(lastError) }
-        return c
+        try node.leasePinned(db: db, identity: identity, session: session)
     }
 
-    /// Returns a pinned connection; it is kept for reuse only when its state is clean.
+    /// Returns a pinned connection to its node; it is kept for reuse only when its state is clean.
     public func release(_ c: UpstreamConnection, reusable: Bool) {
-        c.leasedTo = -1
-        guard c.state != .closed else { return }
-        if c.retiring {
-            c.close(reason: "handed off")
-        } else if reusable && c.state == .ready && c.inFlight == 0 && (idlePinned[c.poolKey]?.count ?? 0) < settings.idlePinnedMax {
-            idlePinned[c.poolKey, default: []].append(c)
-        } else {
-            c.close(reason: "released")
-        }
+        c.node.release(c, reusable: reusable)
     }
 
     func queueFlush(_ c: UpstreamConnection) {
@@ -223,9 +189,7 @@ public final class UpstreamPool {
 
     func connectionReady(_ c: UpstreamConnection) {
         if c.identity == 0 { anonymousRejected = false }
-        backoffMs = 0
-        downUntil = 0
-        lastError = ""
+        c.node.connectionReady(c)
         if c.address != settings.address { maintenanceReady(c) }
     }
 
@@ -233,23 +197,13 @@ public final class UpstreamPool {
         all[c.id] = nil
         var dialFailed = false
         defer { maintenanceClosed(c, dialFailed: dialFailed) }
+        c.node.forget(c)
         if c.control {
             controlCount -= 1
             if let key = c.controlKey { controlKeys.remove(key) }
             if !controlQueue.isEmpty { flushEvent?.activate() }
-        } else if c.pinned {
-            pinnedCount -= 1
         }
-        if c.pinned {
-            if var idle = idlePinned[c.poolKey], let k = idle.firstIndex(where: { $0 === c }) {
-                idle.remove(at: k)
-                idlePinned[c.poolKey] = idle
-            }
-            if c.leasedTo >= 0 { delegate?.upstreamPinnedClosed(c) }
-        } else if var slots = shared[c.poolKey], c.slotInPool >= 0, c.slotInPool < slots.count, slots[c.slotInPool] === c {
-            slots[c.slotInPool] = nil
-            shared[c.poolKey] = slots
-        }
+        if c.pinned && c.leasedTo >= 0 { delegate?.upstreamPinnedClosed(c) }
         if c.authRejected {
             // The upstream refused the login, not the connection: no backoff. Respite's own
             // identity refused means clients that have not logged in get NOAUTH; a client
@@ -262,34 +216,23 @@ public final class UpstreamPool {
                 anonymousRejected = true
             }
             else if c.identity > 0 { delegate?.upstreamIdentityRejected(c.identity) }
-            lastError = c.closeReason
-        } else if c.closeReason != "released" && c.closeReason != "handed off" {
-            lastError = c.closeReason
-            if c.serverClientID < 0 && c.helloReply == nil {
-                if c.address != settings.address {
-                    // A handoff target: retried or abandoned there; the configured upstream is
-                    // not down because of it.
-                    dialFailed = true
-                } else {
-                    // Never got through the handshake: back off before the next attempt.
-                    backoffMs = backoffMs == 0 ? settings.reconnectMinMs : min(backoffMs * 2, settings.reconnectMaxMs)
-                    downUntil = monotonicMs() + Int64(backoffMs)
-                }
-            }
         }
+        dialFailed = c.node.noteClosed(c)
     }
 
     func tick() {
         now = monotonicMs()
         for c in Array(all.values) { c.checkDeadline(now: now) }
-        if settings.stallTimeoutMs > 0 { setAsideStalledShared(now: now) }
-        checkLiveness(now: now)
+        for n in nodes {
+            if settings.stallTimeoutMs > 0 { n.setAsideStalledShared(now: now) }
+            n.checkLiveness(now: now)
+        }
         maintenanceTick(now: now)
     }
 
     /// Closes every connection (shutdown).
     public func closeAll(reason: String) {
-        probe?.stop(); probe = nil
+        for n in nodes { n.probe?.stop(); n.probe = nil }
         for c in Array(all.values) { c.close(reason: reason) }
         tickEvent?.free(); tickEvent = nil
         flushEvent?.free(); flushEvent = nil

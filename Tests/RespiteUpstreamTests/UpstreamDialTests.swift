@@ -13,30 +13,6 @@ import RespiteTestSupport
 import Glibc
 #endif
 
-/// Runs `loop` until `done()` holds or `ms` pass; whether `done()` held.
-private func runLoop(_ loop: Loop, until done: @escaping () -> Bool, withinMs ms: Int64 = 5000) -> Bool {
-    let check = LoopCheck(loop: loop, done: done, deadline: monotonicMs() + ms)
-    let timer = loop.timer(persist: true, loopCheckTick, Unmanaged.passUnretained(check).toOpaque())
-    timer.add(timeoutMs: 5)
-    if !done() { withExtendedLifetime(check) { loop.run() } }
-    timer.free()
-    return done()
-}
-
-private final class LoopCheck {
-    let loop: Loop
-    let done: () -> Bool
-    let deadline: Int64
-    init(loop: Loop, done: @escaping () -> Bool, deadline: Int64) {
-        self.loop = loop; self.done = done; self.deadline = deadline
-    }
-}
-
-private let loopCheckTick: EventCallback = { _, _, ctx in
-    let c = Unmanaged<LoopCheck>.fromOpaque(ctx!).takeUnretainedValue()
-    if c.done() || monotonicMs() >= c.deadline { c.loop.stop() }
-}
-
 /// A relay's owner that keeps what it is given.
 private final class RelayOwner: RawRelayOwner {
     var received: [UInt8] = []
@@ -118,11 +94,11 @@ final class UpstreamDialTests: XCTestCase {
             let host = try name ?? resolverOnlyName(loop)
             let pool = UpstreamPool(loop: loop, settings: UpstreamSettings())
             withExtendedLifetime(pool) {
-                let probe = LivenessProbe(pool: pool, address: .tcp(host: host, port: Int(redis.port)), now: monotonicMs(), timeoutMs: 5000)
-                pool.probe = probe
+                let probe = LivenessProbe(node: pool.node, address: .tcp(host: host, port: Int(redis.port)), now: monotonicMs(), timeoutMs: 5000)
+                pool.node.probe = probe
                 probe.start()
-                XCTAssertTrue(runLoop(loop, until: { pool.probe == nil }), "\(host): the probe got no answer within 5 s")
-                XCTAssertGreaterThan(pool.aliveUntil, 0, "\(host): the probe did not reach the server")
+                XCTAssertTrue(runLoop(loop, until: { pool.node.probe == nil }), "\(host): the probe got no answer within 5 s")
+                XCTAssertGreaterThan(pool.node.aliveUntil, 0, "\(host): the probe did not reach the server")
                 probe.stop()
             }
         }
