@@ -27,39 +27,39 @@ extension UpstreamConnection {
                     if MaintenanceEvent.isMaintenancePush(frame, info.valueOffset) {
                         pool.maintenancePush(self, frame)
                     } else {
-                        if let head = fifo.first, head.session == Pending.pushAnswered,
+                        if let head = fifo.first, head.kind == .pushAnswered,
                            UpstreamConnection.isSubscriptionConfirmation(frame, info.valueOffset) {
                             if head.slot <= 1 { fifo.popFirst() } else { fifo[0].slot = head.slot - 1 }
                         }
                         pool.delegate?.upstreamPush(self, frame, info)
                     }
-                } else if dropMiscountedPushAnswers(info, frame), let head = fifo.first, head.session == Pending.pushAnswered {
+                } else if dropMiscountedPushAnswers(info, frame), let head = fifo.first, head.kind == .pushAnswered {
                     // A request answered by pushes got its error instead.
                     fifo.popFirst()
                     pool.delegate?.upstreamPush(self, frame, info)
                 } else if streaming && fifo.count == handshakeLeft && handshakeLeft == 0 {
                     pool.delegate?.upstreamPush(self, frame, info)
                 } else if let p = fifo.popFirst() {
-                    if loginCheck && p.session >= 0 {
+                    if loginCheck && p.kind == .client {
                         pool.delegate?.upstreamLoginChecked(self, p, frame, info)
                         close(reason: "released")
                         return false
-                    } else if p.session == Pending.control {
+                    } else if p.kind == .control {
                         // Respite's own one-shot command (CLIENT UNBLOCK): done, close.
                         drop(p)
                         if info.isError { Log.verbose("control command on \(address) failed: \(String(decoding: frame.prefix(80), as: UTF8.self))") }
                         close(reason: "released")
                         return false
-                    } else if p.session == Pending.ownRequest {
+                    } else if p.kind == .ownRequest {
                         pool.delegate?.upstreamPush(self, frame, info)
                         if state == .closed { return false }
-                    } else if p.session == Pending.idRefresh {
+                    } else if p.kind == .idRefresh {
                         drop(p)
                         idRefreshing = false
                         if case .integer(let id)? = (try? RESPValue.decode(frame))?.value { serverClientID = id }
                         if leasedTo >= 0 { pool.delegate?.upstreamPinnedReady(self) }
                         if state == .closed { return false }
-                    } else if p.session < 0 {
+                    } else if p.kind == .handshake {
                         drop(p)
                         handshakeReply(frame, info)
                         if state == .closed { return false }
@@ -135,7 +135,7 @@ extension UpstreamConnection {
     /// and it goes. Always true (a condition step).
     func dropMiscountedPushAnswers(_ info: ReplyFrame, _ frame: UnsafeRawBufferPointer) -> Bool {
         guard !info.isError else { return true }
-        while let head = fifo.first, head.session == Pending.pushAnswered {
+        while let head = fifo.first, head.kind == .pushAnswered {
             fifo.popFirst()
             Log.warning("upstream connection \(id): a reply where subscription confirmations were expected: \(String(decoding: frame.prefix(60), as: UTF8.self).debugDescription)")
         }

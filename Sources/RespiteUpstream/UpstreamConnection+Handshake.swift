@@ -41,7 +41,7 @@ extension UpstreamConnection {
         for command in commands {
             let before = out.readableCount
             InlineSplitter.encode(command, into: out)
-            var p = Pending(session: -1, generation: 0, slot: 0, deadline: 0)
+            var p = Pending.own(.handshake)
             p.length = Int32(out.readableCount - before)
             fifo.append(p)
         }
@@ -137,7 +137,7 @@ extension UpstreamConnection {
         while let p = fifo.popFirst() {
             frame.withUnsafeBytes { raw in
                 let info = ReplyFrame(length: raw.count, type: UInt8(ascii: "-"), hasRESP3: false, valueOffset: 0)
-                if p.session == Pending.pushAnswered {
+                if p.kind == .pushAnswered {
                     // A SUBSCRIBE's error reaches its session as it would from the server.
                     pool.delegate?.upstreamPush(self, raw, info)
                 } else {

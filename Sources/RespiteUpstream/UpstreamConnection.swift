@@ -26,12 +26,32 @@ import RespiteMaintenance
 import Glibc
 #endif
 
+/// Whose answer a written request waits for.
+public enum PendingKind: UInt8, Sendable {
+    /// A client's request: `session`, `generation` and `slot` say where its reply goes.
+    case client
+    /// A step of the connection's own handshake.
+    case handshake
+    /// Respite's own one-shot command on a control connection (CLIENT UNBLOCK).
+    case control
+    /// `CLIENT ID` sent on a leased connection to learn its upstream id again
+    /// (`UpstreamConnection.refreshServerClientIDIfStale`).
+    case idRefresh
+    /// A request answered by pushes (SUBSCRIBE and friends); `slot` counts the confirmations
+    /// still owed. Redis answers it with pushes, or with one error reply (`-NOPERM`), which then
+    /// takes its place in the reply order and reaches the delegate as `upstreamPush`.
+    case pushAnswered
+    /// Respite's own request on a leased connection (the PUBLISH of a subscription move's
+    /// marker): its reply reaches the delegate as `upstreamPush`, in order.
+    case ownRequest
+}
+
 /// What a written request waits for. Plain value; no references.
 public struct Pending: Sendable {
-    /// Session table index, or -1 for Respite's own requests (handshake).
+    /// Session table index (for a client's request; -1 otherwise).
     public var session: Int32
     public var generation: UInt32
-    /// The session's reply-slot sequence number.
+    /// The session's reply-slot sequence number (for `pushAnswered`: confirmations owed).
     public var slot: UInt32
     /// Absolute deadline (ms, monotonic); 0 means none (blocking commands).
     public var deadline: Int64
@@ -41,21 +61,16 @@ public struct Pending: Sendable {
     public var attempts: UInt8 = 0
     /// A read-only command: safe to send again when its outcome is unknown.
     public var readOnly = false
+    public var kind = PendingKind.client
     /// When it was handed to the connection (the pool's coarse clock, ms).
     public var since: Int64 = 0
-    /// The session value of Respite's own one-shot commands.
-    public static let control: Int32 = -2
-    /// The session value of a `CLIENT ID` Respite sends on a leased connection to learn its
-    /// upstream id again (`UpstreamConnection.refreshServerClientIDIfStale`).
-    public static let idRefresh: Int32 = -3
-    /// The session value of a request answered by pushes (SUBSCRIBE and friends): its `slot`
-    /// counts the confirmations still owed. Redis answers such a request with pushes, or with one
-    /// error reply (`-NOPERM`), which then takes its place in the reply order.
-    public static let pushAnswered: Int32 = -4
-    /// The session value of Respite's own request on a leased connection (the PUBLISH of a
-    /// subscription move's marker): its reply reaches the delegate as `upstreamPush` does an
-    /// error answering a push-answered request, in order.
-    public static let ownRequest: Int32 = -5
+
+    /// Respite's own request of `kind` (not a client's).
+    public static func own(_ kind: PendingKind, slot: UInt32 = 0) -> Pending {
+        var p = Pending(session: -1, generation: 0, slot: slot, deadline: 0)
+        p.kind = kind
+        return p
+    }
 
     public init(session: Int32, generation: UInt32, slot: UInt32, deadline: Int64, readOnly: Bool = false, attempts: UInt8 = 0) {
         self.session = session; self.generation = generation; self.slot = slot; self.deadline = deadline
@@ -271,7 +286,7 @@ public final class UpstreamConnection {
         serverClientID = -1
         let before = out.readableCount
         InlineSplitter.encode([Array("CLIENT".utf8), Array("ID".utf8)], into: out)
-        var p = Pending(session: Pending.idRefresh, generation: 0, slot: 0, deadline: 0)
+        var p = Pending.own(.idRefresh)
         p.length = Int32(out.readableCount - before)
         p.since = monotonicMs()
         fifo.append(p)
@@ -281,14 +296,14 @@ public final class UpstreamConnection {
     /// Queues a request answered by `confirmations` pushes (SUBSCRIBE and friends), or by an
     /// error reply, which reaches the delegate as a push (`upstreamPush` with a non-push frame).
     public func sendPushAnswered(_ bytes: UnsafeRawPointer, _ count: Int, confirmations: Int) {
-        send(bytes, count, Pending(session: Pending.pushAnswered, generation: 0, slot: UInt32(max(1, confirmations)), deadline: 0))
+        send(bytes, count, Pending.own(.pushAnswered, slot: UInt32(max(1, confirmations))))
     }
 
     /// Queues Respite's own request on a leased connection; its reply goes to the delegate.
     public func sendOwnRequest(_ args: [[UInt8]]) {
         let b = ByteBuffer(capacity: 64)
         InlineSplitter.encode(args, into: b)
-        send(b.readPointer, b.readableCount, Pending(session: Pending.ownRequest, generation: 0, slot: 0, deadline: 0))
+        send(b.readPointer, b.readableCount, Pending.own(.ownRequest))
     }
 
     /// Queues bytes nothing answers: no FIFO entry.
@@ -342,7 +357,7 @@ public final class UpstreamConnection {
             let n = Int(p.length)
             var bytes: UnsafeRawBufferPointer? = nil
             var lost = LostRequest.outcomeUnknown
-            if p.session == -1 {
+            if p.kind == .handshake {
                 if retainsRequests { offset += n }   // handshake bytes, still at the front of `out`
                 continue
             }
@@ -355,7 +370,7 @@ public final class UpstreamConnection {
                 lost = .unsent
                 heldOffset += n
             }
-            if p.session >= 0 { pool.delegate?.upstreamFailed(self, p, error: error, lost: lost, request: bytes) }
+            if p.kind == .client { pool.delegate?.upstreamFailed(self, p, error: error, lost: lost, request: bytes) }
         }
         fifo.removeAll()
         out.clear(); held.clear(); heldCount = 0; written = 0

@@ -42,7 +42,7 @@ extension UpstreamPool {
         if controlKeys.contains(key) { return true }
         do {
             try runControl(ControlJob(kind: .control, identity: 0, address: address, request: request,
-                                      pending: Pending(session: Pending.control, generation: 0, slot: 0, deadline: 0)), key: key)
+                                      pending: Pending.own(.control)), key: key)
         } catch .down {
             return true
         } catch {
@@ -77,7 +77,7 @@ extension UpstreamPool {
                 key = Array("\(job.address)".utf8) + job.request
                 controlKeys.remove(key!)
             }
-            if startControl(job, key: key) == nil, job.pending.session >= 0 {
+            if startControl(job, key: key) == nil, job.pending.kind == .client {
                 let failed = UpstreamConnection(id: -1, db: 0, identity: job.identity, pinned: true, address: job.address,
                                                 pool: self, node: node, oneShot: job.kind == .interrupt)
                 failed.loginCheck = job.kind == .loginCheck
