@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building, testing, the demo and the benchmark need, and nothing that is
 # already there: Debian packages (libevent-dev, pkg-config, redis-server, redis-tools,
-# nutcracker, tcl and dpkg-dev for Redis's own test suite, python3-pip) and the Python packages of the black-box suite (redis, pytest).
+# nutcracker, tcl and dpkg-dev for Redis's own test suite, systemd for `systemd-analyze verify` of
+# the unit file, python3-pip) and the Python packages of the black-box suite (redis, pytest).
 # Idempotent and non-interactive; uses sudo only when not root. A no-op on a ready machine.
 set -euo pipefail
 
@@ -21,7 +22,7 @@ as_root() {
 }
 
 # --- Debian packages -------------------------------------------------------------------------
-packages=(libevent-dev pkg-config redis-server redis-tools nutcracker tcl dpkg-dev)
+packages=(libevent-dev pkg-config redis-server redis-tools nutcracker tcl dpkg-dev systemd)
 missing=()
 for pkg in "${packages[@]}"; do
     if ! dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed'; then

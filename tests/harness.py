@@ -359,12 +359,15 @@ class Proc:
     extra: dict = field(default_factory=dict)
     # Runs in the child before exec (e.g. to lower its RLIMIT_NOFILE).
     preexec: Optional[Callable[[], None]] = None
+    # Variables added to the child's environment (e.g. NOTIFY_SOCKET).
+    env: Optional[dict] = None
 
     def start(self) -> None:
         raise_fd_limit()
         self.logf = open(self.log_path, "ab")
+        env = {**os.environ, **self.env} if self.env else None
         self.popen = subprocess.Popen(self.argv, stdout=self.logf, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, cwd=self.workdir, preexec_fn=self.preexec)
+                                      stdin=subprocess.DEVNULL, cwd=self.workdir, preexec_fn=self.preexec, env=env)
 
     @property
     def pid(self) -> int:
@@ -460,7 +463,7 @@ class Procs:
 
     def respite(self, upstream_port: int, args: tuple = (), wait: str = "ping",
                 unixsocket: bool = False, password: Optional[str] = None,
-                preexec: Optional[Callable[[], None]] = None) -> Endpoint:
+                preexec: Optional[Callable[[], None]] = None, env: Optional[dict] = None) -> Endpoint:
         if not os.path.exists(RESPITE_BIN):
             raise FileNotFoundError(f"respite binary not found at {RESPITE_BIN} (set RESPITE_BIN)")
         port = free_port()
@@ -475,7 +478,7 @@ class Procs:
         if password is not None:
             argv += ["--requirepass", password]
         argv += list(args)
-        p = Proc("respite", argv, sub, os.path.join(sub, "respite.log"), port=port, preexec=preexec)
+        p = Proc("respite", argv, sub, os.path.join(sub, "respite.log"), port=port, preexec=preexec, env=env)
         p.start()
         self.procs.append(p)
         ep = Endpoint("127.0.0.1", port, sock, p)

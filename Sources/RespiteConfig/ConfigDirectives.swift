@@ -146,6 +146,8 @@ public enum ConfigDirectives {
               "file to write the process id to; empty = none"),
         .init("databases", .integer(\.databases, 1...2_147_483_647), default: "16", reloadable: false,
               "databases SELECT accepts when the upstream cannot be asked"),
+        .init("shutdown-timeout", .seconds(\.shutdownTimeoutSeconds, 0...86_400), default: "10", reloadable: true,
+              "seconds a SIGTERM/SIGINT drain waits for busy and pinned clients (BLPOP, MULTI, pub/sub) before closing them; 0 = close at once"),
     ]
 
     /// The directive called `name` (case-insensitive), or `nil`.

@@ -122,6 +122,9 @@ public struct RespiteConfiguration: Sendable, Equatable {
     public var pidFile: String?
     /// `databases`: number of databases SELECT accepts when the upstream cannot be asked.
     public var databases: Int
+    /// `shutdown-timeout`: seconds a SIGTERM/SIGINT drain waits for clients still busy or
+    /// pinned before closing them; 0 closes them at once.
+    public var shutdownTimeoutSeconds: Int
 
     /// Placeholder values, every one overwritten by the table's defaults in `defaults`.
     init(placeholder: Void) {
@@ -139,7 +142,7 @@ public struct RespiteConfiguration: Sendable, Equatable {
         maintRelaxedCapMs = 0; maintBreakerThreshold = 0; maintBreakerResetMs = 0
         maintHandoffRetries = 0; maintHandoffTimeoutMs = 0
         adminPort = 0; adminBind = nil; adminMaxBodySize = 0; adminMaxHeadersSize = 0; adminTimeoutSeconds = 0
-        logLevel = .notice; logFile = nil; pidFile = nil; databases = 0
+        logLevel = .notice; logFile = nil; pidFile = nil; databases = 0; shutdownTimeoutSeconds = 0
     }
 
     /// The configuration Respite runs with when given none: every directive at its default

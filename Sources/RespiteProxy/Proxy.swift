@@ -49,6 +49,8 @@ public final class Proxy: UpstreamDelegate {
     var resumeList: [Session] = []
     /// Sessions whose CLIENT TRACKING REDIRECT waits for the target's connection to be ready.
     var redirectWaiters: [Session] = []
+    /// The SIGTERM/SIGINT drain, once it has begun (Proxy+Drain.swift).
+    var drainShell: DrainShell?
     /// Scratch space for re-encoding inline commands.
     let scratch = ByteBuffer(capacity: 1024)
     public private(set) var totalConnections = 0
@@ -276,14 +278,14 @@ public final class Proxy: UpstreamDelegate {
         return "id=\(s.id) addr=\(s.peer) laddr=\(s.local) fd=\(s.fd) name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(s.db) sub=\(s.channels.count) psub=\(s.patterns.count) ssub=\(s.shardChannels.count) multi=\(multi) qbuf=\(s.inbuf.readableCount) qbuf-free=\(s.inbuf.writableCount) argv-mem=0 multi-mem=0 rbs=\(s.outbuf.capacity) rbp=0 obl=0 oll=0 omem=\(s.outbuf.readableCount) tot-mem=\(s.inbuf.capacity + s.outbuf.capacity) events=r cmd=\(s.lastCommand >= 0 ? commands.entries[Int(s.lastCommand)].name : "NULL") user=\(s.user) redir=\(s.trackingOn ? (s.trackingRedirect?.client ?? 0) : -1) resp=\(s.proto) lib-name=\(String(decoding: s.libName, as: UTF8.self)) lib-ver=\(String(decoding: s.libVersion, as: UTF8.self))\n"
     }
 
-    /// Stops accepting, closes every client and upstream connection.
+    /// Stops accepting, closes every client and upstream connection (at once: the graceful
+    /// way is `beginDrain`, Proxy+Drain.swift).
     public func shutdown() {
-        for l in listeners { l.event.free(); Socket.close(l.fd) }
-        listeners.removeAll()
-        if let path = settings.unixSocket { unlink(path) }
+        closeListeners()
         for case let s? in sessions { s.close() }
         idleTimer?.free(); idleTimer = nil
         acceptTimer?.free(); acceptTimer = nil
+        drainShell?.free()
         pool.closeAll(reason: "shutdown")
     }
 }

@@ -15,6 +15,8 @@ public struct ProxySettings: Sendable {
     public var tcpBacklog: Int32 = 511
     public var tcpKeepaliveSeconds = 300
     public var idleTimeoutSeconds = 0
+    /// `shutdown-timeout`: how long a drain waits for busy and pinned clients, in seconds.
+    public var shutdownTimeoutSeconds = 10
     public var maxClients = 10000
     public var requirePass: String?
     /// Clients' AUTH is checked by the upstream and their commands run as their ACL user
@@ -42,6 +44,7 @@ public struct ProxySettings: Sendable {
         tcpBacklog = Int32(clamping: c.tcpBacklog)
         tcpKeepaliveSeconds = c.tcpKeepaliveSeconds
         idleTimeoutSeconds = c.timeoutSeconds
+        shutdownTimeoutSeconds = c.shutdownTimeoutSeconds
         maxClients = c.maxClients
         requirePass = c.requirePass
         passthroughAuth = c.clientAuth == "passthrough" || (c.clientAuth == "auto" && c.requirePass == nil)

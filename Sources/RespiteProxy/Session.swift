@@ -383,6 +383,8 @@ final class Session {
 
     func maybeFinishClose() {
         if closeAfterReply && slots.isEmpty && outbuf.readableCount == 0 { close() }
+        // Draining: a client whose last reply just left may be closed at the end of the pass.
+        else if proxy.drainShell != nil { proxy.drainNote(self) }
     }
 
     // MARK: Close

@@ -1,4 +1,5 @@
-// Main: wiring. Configuration → settings → upstream probe → proxy → loop. Signals arrive
+// Main: wiring. Configuration → settings → upstream probe → proxy → listeners → lifecycle
+// (signals, drain, service-manager notifications; Lifecycle.swift) → loop. Signals arrive
 // through the loop (never async handlers).
 
 import EventLoop
@@ -47,6 +48,8 @@ enum Main {
         }
         tuneAllocator()
         Socket.ignoreSigpipe()
+        // Until the loop takes SIGHUP over (Lifecycle.start), one must not end the process.
+        signal(SIGHUP, SIG_IGN)
         var settings = ProxySettings(config)
         guard sizeToFileLimit(config, &settings) else { return 1 }
         Log.notice("Respite \(ConfigLoader.version) starting, pid=\(getpid()), upstream \(settings.upstream.address)" +
@@ -108,18 +111,14 @@ enum Main {
             }
         }
         defer { admin?.close() }
-        let signals = SignalContext(loop: loop, proxy: proxy)
-        let ctx = Unmanaged.passRetained(signals).toOpaque()
-        let term = loop.signal(SIGTERM, onStopSignal, ctx)
-        let int = loop.signal(SIGINT, onStopSignal, ctx)
-        term.add()
-        int.add()
+        // Usable: the probe got its HELLO through, or the upstream answered and wants each
+        // client's own login (NOAUTH), which clients give it.
+        let usable = probe.error == nil || proxy.pool.anonymousRejected
+        let lifecycle = Lifecycle(loop: loop, proxy: proxy, notifier: SystemdNotifier.fromEnvironment())
+        lifecycle.start(upstreamUsable: usable, probeError: probe.error)
         loop.run()
-        term.free()
-        int.free()
-        // The signal events held the context (and through it the proxy) retained; with them
-        // gone it is released, so the process ends with nothing leaked (LeakSanitizer, `make asan`).
-        Unmanaged<SignalContext>.fromOpaque(ctx).release()
+        // The events are freed before the lifecycle, which they point to, goes.
+        withExtendedLifetime(lifecycle) { lifecycle.close() }
         if let pidFile = config.pidFile { unlink(pidFile) }
         Log.notice("Respite is now ready to exit, bye bye...")
         return 0
@@ -150,17 +149,4 @@ enum Main {
         let line = s + "\n"
         _ = line.withCString { write(2, $0, strlen($0)) }
     }
-}
-
-final class SignalContext {
-    let loop: Loop
-    let proxy: Proxy
-    init(loop: Loop, proxy: Proxy) { self.loop = loop; self.proxy = proxy }
-}
-
-let onStopSignal: EventCallback = { signo, _, ctx in
-    let s = Unmanaged<SignalContext>.fromOpaque(ctx!).takeUnretainedValue()
-    Log.notice("Received \(signo == SIGINT ? "SIGINT" : "SIGTERM"), shutting down")
-    s.proxy.shutdown()
-    s.loop.stop()
 }

@@ -46,6 +46,7 @@ final class DefaultsTests: XCTestCase {
         XCTAssertNil(d.logFile)
         XCTAssertNil(d.pidFile)
         XCTAssertEqual(d.databases, 16)
+        XCTAssertEqual(d.shutdownTimeoutSeconds, 10)
     }
 
     func testNoConfigurationAtAllRunsWithDefaults() throws {
@@ -131,6 +132,7 @@ final class DefaultsTests: XCTestCase {
             logfile /var/log/respite.log
             pidfile /run/respite.pid
             databases 1
+            shutdown-timeout 2m
             """, file: "all.conf")
         XCTAssertEqual(changed.changedDirectives(comparedTo: .defaults).map(\.name),
                        ConfigDirectives.all.map(\.name), "every directive should differ from its default")
