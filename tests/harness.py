@@ -21,6 +21,8 @@ DIRECT = os.environ.get("RESPITE_TARGET", "") == "direct"
 
 START_DEADLINE = 10.0
 STOP_DEADLINE = 5.0
+# How long a stopped process may take before a second SIGTERM (Respite: ends its drain at once).
+DRAIN_WAIT = 2.0
 
 
 def raise_fd_limit() -> None:
@@ -402,10 +404,19 @@ class Proc:
             except ProcessLookupError:
                 pass
             try:
-                self.popen.wait(STOP_DEADLINE)
+                self.popen.wait(STOP_DEADLINE if sig != signal.SIGTERM else DRAIN_WAIT)
             except subprocess.TimeoutExpired:
-                os.kill(self.popen.pid, signal.SIGKILL)
-                self.popen.wait(STOP_DEADLINE)
+                # Respite drains clients still holding state (up to shutdown-timeout); a second
+                # SIGTERM ends it at once, still through its own exit (sanitizers report there).
+                try:
+                    if sig == signal.SIGTERM:
+                        os.kill(self.popen.pid, signal.SIGTERM)
+                        self.popen.wait(STOP_DEADLINE)
+                except subprocess.TimeoutExpired:
+                    pass
+                if self.popen.poll() is None:
+                    os.kill(self.popen.pid, signal.SIGKILL)
+                    self.popen.wait(STOP_DEADLINE)
         try:
             self.logf.close()
         except Exception:  # noqa: BLE001
