@@ -109,7 +109,11 @@ enum Router {
         }
         if s.inMulti { return .queueInMulti }
         if s.proto == 2 {
-            let managesSubscriptions = c.route == .subscribe || c.route == .unsubscribe
+            let managesSubscriptions: Bool
+            switch c.route {
+            case .subscribe, .unsubscribe: managesSubscriptions = true
+            default: managesSubscriptions = false
+            }
             // Whether it runs in the subscribed context depends on whether the SUBSCRIBE ahead
             // of it is accepted.
             if s.subscriptionPending && !managesSubscriptions { return .wait }

@@ -31,12 +31,17 @@ extension Session {
                 let sub = UnsafeRawBufferPointer(start: base + Int(subRange.offset), count: Int(subRange.length))
                 if let sid = table.lookupSubcommandID(table.entries[Int(cmdID)], sub) { cmdID = sid.rawValue }
             }
-            let e = table.entries[Int(cmdID)]
-            shape = e.shape.resolved(argumentCount: argc)
-            readOnly = e.flags.contains(.readonly)
-            command = RouteCommand(route: e.route, kind: e.kind, known: true, interruptsBusy: e.interruptsBusy,
-                                   runsScript: e.runsScript, heldByWritePause: e.heldByWritePause,
-                                   hasSecrets: e.secretMask != nil)
+            // Field by field: a copy of the whole entry would retain its strings and arrays.
+            let i = Int(cmdID)
+            shape = table.entries[i].shape.resolved(argumentCount: argc)
+            readOnly = table.entries[i].flags.contains(.readonly)
+            command.route = table.entries[i].route
+            command.kind = table.entries[i].kind
+            command.known = true
+            command.interruptsBusy = table.entries[i].interruptsBusy
+            command.runsScript = table.entries[i].runsScript
+            command.heldByWritePause = table.entries[i].heldByWritePause
+            command.hasSecrets = table.entries[i].secretMask != nil
         }
         command.hasArguments = argc > 1
         let kind = command.kind
@@ -46,9 +51,12 @@ extension Session {
             if command.route == .local { consumeCachingFlag() } else { cachingArmed = false }
         }
         var call: BlockingCall?
-        if command.route == .blockingWithArg || command.route == .blocking {
+        switch command.route {
+        case .blockingWithArg, .blocking:
             call = blockingCall(cmdID, base, args)
             command.blocksNow = call != nil
+        default:
+            break
         }
         if cmdID >= 0 && table.entries[Int(cmdID)].pauseControl != 0 && (authenticated || Router.isAuthExempt(kind)) {
             notePause(base, args, table.entries[Int(cmdID)].pauseControl)

@@ -31,15 +31,18 @@ extension UpstreamConnection {
             connectTimer = pool.loop.timer(persist: false, upstreamConnectTimeout, Unmanaged.passUnretained(self).toOpaque())
             connectTimer!.add(timeoutMs: s.connectTimeoutMs)
         }
-        // The lookup may answer before `endpoints` returns (a hosts-file name).
-        pool.resolver.endpoints(for: address) { [weak self] found in
-            guard let self, self.state == .connecting else { return }
+        // The lookup may answer before `endpoints` returns (an address literal, a hosts-file
+        // name). The connection is found again by its id, not held weakly: a weak reference
+        // would give it a side table and slow every retain and release of it on the request path.
+        let id = self.id
+        pool.resolver.endpoints(for: address) { [pool] found in
+            guard let c = pool.all[id], c.state == .connecting else { return }
             if found.isEmpty {
-                self.close(reason: "cannot resolve \(self.address)")
+                c.close(reason: "cannot resolve \(c.address)")
                 return
             }
-            self.candidates = found
-            self.dialNext(lastError: nil)
+            c.candidates = found
+            c.dialNext(lastError: nil)
         }
     }
 
