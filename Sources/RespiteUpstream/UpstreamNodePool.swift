@@ -5,6 +5,11 @@
 // (UpstreamLiveness.swift). The directory (UpstreamPool.swift) owns the nodes, the loop's flush
 // event and tick, identities, control connections and the maintenance coordinator; a
 // standalone upstream is a directory of one node, whose address moves with a MOVING.
+//
+// Reachability changes only with dial outcomes (a connect failing before its handshake, a
+// handshake completing), is logged once per change, and is what `/readyz` reports; while the
+// node is unreachable the directory's tick dials it again after each backoff, so recovery shows
+// without client traffic.
 
 import EventLoop
 import Observability
@@ -23,6 +28,11 @@ public final class NodePool {
     var backoffMs = 0
     var downUntil: Int64 = 0
     public internal(set) var lastError = ""
+    /// The last dial of this node completed its handshake (before any dial: the startup probe
+    /// got through). Changed only by dial outcomes; logged once per change.
+    public internal(set) var reachable = true
+    /// When the node became unreachable (ms, monotonic).
+    var unreachableSince: Int64 = 0
 
     /// The liveness probe asking whether the node still answers, while one runs.
     var probe: LivenessProbe?
@@ -96,6 +106,7 @@ public final class NodePool {
 
     /// A connection of this node finished its handshake: the node is reachable.
     func connectionReady(_ c: UpstreamConnection) {
+        markReachable(c.address)
         backoffMs = 0
         downUntil = 0
         lastError = ""
@@ -122,6 +133,8 @@ public final class NodePool {
     /// directory retries or abandons it there; the node is not down for it).
     func noteClosed(_ c: UpstreamConnection) -> Bool {
         guard !c.authRejected else {
+            // It answered: reachable, though the login was refused (the directory says so).
+            markReachable(c.address)
             lastError = c.closeReason
             return false
         }
@@ -132,7 +145,37 @@ public final class NodePool {
         // Never got through the handshake: back off before the next attempt.
         backoffMs = backoffMs == 0 ? settings.reconnectMinMs : min(backoffMs * 2, settings.reconnectMaxMs)
         downUntil = monotonicMs() + Int64(backoffMs)
+        markUnreachable(c.closeReason, address: c.address)
         return false
+    }
+
+    /// The node answered a dial: logged when it was unreachable.
+    func markReachable(_ address: UpstreamAddress) {
+        guard !reachable else { return }
+        reachable = true
+        Log.notice("Upstream \(address) reachable again after \(monotonicMs() - unreachableSince) ms")
+    }
+
+    /// A dial failed (or the startup probe did): logged at the change, quieter on each retry.
+    func markUnreachable(_ error: String, address: UpstreamAddress) {
+        let next = backoffMs > 0 ? "; next connect attempt in \(backoffMs) ms" : ""
+        if reachable {
+            reachable = false
+            unreachableSince = monotonicMs()
+            Log.warning("Upstream \(address) unavailable: \(error)\(next)")
+        } else {
+            Log.verbose("Upstream \(address) still unavailable: \(error)\(next)")
+        }
+    }
+
+    /// While the node is unreachable and nobody is dialing it, dials it again once its backoff
+    /// is over (a shared connection, as a client's first request would open), so that it is
+    /// found again without client traffic.
+    func redialIfUnreachable(now: Int64) {
+        guard !reachable, downUntil <= now else { return }
+        let key = UpstreamPool.key(identity: 0, db: 0)
+        if let c = shared[key]?.first ?? nil, c.state != .closed { return }
+        _ = try? sharedConnection(db: 0, identity: 0, affinity: 0)
     }
 
     /// Every connection of this node in a shared slot or idle, for the handoff and the tick.
