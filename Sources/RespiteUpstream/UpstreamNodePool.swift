@@ -33,6 +33,9 @@ public final class NodePool {
     public internal(set) var reachable = true
     /// When the node became unreachable (ms, monotonic).
     var unreachableSince: Int64 = 0
+    /// A connection past its handshake was lost (closed by the upstream, a read or write
+    /// error): the tick dials once to see whether the node still answers.
+    var lossToVerify = false
 
     /// The liveness probe asking whether the node still answers, while one runs.
     var probe: LivenessProbe?
@@ -140,17 +143,26 @@ public final class NodePool {
         }
         guard c.closeReason != "released" && c.closeReason != "handed off" else { return false }
         lastError = c.closeReason
-        guard c.serverClientID < 0 && c.helloReply == nil else { return false }
+        guard c.serverClientID < 0 && c.helloReply == nil else {
+            let reason = c.closeReason
+            if !c.control && (reason.hasPrefix("connection closed by upstream") || reason.hasPrefix("read error")
+                              || reason.hasPrefix("write error")) {
+                lossToVerify = true
+            }
+            return false
+        }
         if c.address != settings.address { return true }
         // Never got through the handshake: back off before the next attempt.
         backoffMs = backoffMs == 0 ? settings.reconnectMinMs : min(backoffMs * 2, settings.reconnectMaxMs)
         downUntil = monotonicMs() + Int64(backoffMs)
+        lossToVerify = false
         markUnreachable(c.closeReason, address: c.address)
         return false
     }
 
     /// The node answered a dial: logged when it was unreachable.
     func markReachable(_ address: UpstreamAddress) {
+        lossToVerify = false
         guard !reachable else { return }
         reachable = true
         Log.notice("Upstream \(address) reachable again after \(monotonicMs() - unreachableSince) ms")
@@ -170,9 +182,11 @@ public final class NodePool {
 
     /// While the node is unreachable and nobody is dialing it, dials it again once its backoff
     /// is over (a shared connection, as a client's first request would open), so that it is
-    /// found again without client traffic.
+    /// found again without client traffic; after a lost connection, dials once to see whether
+    /// the node still answers (a dial that fails makes it unreachable).
     func redialIfUnreachable(now: Int64) {
-        guard !reachable, downUntil <= now else { return }
+        guard !reachable || lossToVerify, downUntil <= now else { return }
+        lossToVerify = false
         let key = UpstreamPool.key(identity: 0, db: 0)
         if let c = shared[key]?.first ?? nil, c.state != .closed { return }
         _ = try? sharedConnection(db: 0, identity: 0, affinity: 0)
