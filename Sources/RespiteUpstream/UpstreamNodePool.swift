@@ -7,9 +7,10 @@
 // standalone upstream is a directory of one node, whose address moves with a MOVING.
 //
 // Reachability changes only with dial outcomes (a connect failing before its handshake, a
-// handshake completing), is logged once per change, and is what `/readyz` reports; while the
-// node is unreachable the directory's tick dials it again after each backoff, so recovery shows
-// without client traffic.
+// handshake completing), is logged once per change, and is what `/readyz` reports. The
+// directory's tick dials the node again after each backoff while it is unreachable, and once
+// after a connection past its handshake is lost, so that a loss and a recovery show without
+// client traffic.
 
 import EventLoop
 import Observability

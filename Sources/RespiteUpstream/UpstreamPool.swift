@@ -205,11 +205,12 @@ public final class UpstreamPool {
     /// refuses only the anonymous login, when Respite has none of its own, is usable: clients
     /// log in themselves.
     public var upstreamReadiness: UpstreamReadiness {
-        if let refusal = ownLoginRefusal {
-            return .notReady("upstream \(dialAddress) refused Respite's login: \(refusal)")
-        }
+        // Unreachable is the fresher fact: a refused login is only known while the node answers.
         if !node.reachable || node.downUntil > monotonicMs() {
             return .notReady("upstream \(dialAddress) unavailable: \(node.lastError.isEmpty ? "not reachable" : node.lastError)")
+        }
+        if let refusal = ownLoginRefusal {
+            return .notReady("upstream \(dialAddress) refused Respite's login: \(refusal)")
         }
         return .ready
     }
