@@ -100,7 +100,7 @@ public enum ConfigDirectives {
 
         // Admin endpoint.
         .init("admin-port", .integer(\.adminPort, 0...65535), default: "0", reloadable: false,
-              "port of the admin HTTP endpoint on admin-bind (/metrics, /healthz); 0 = off"),
+              "port of the admin HTTP endpoint on admin-bind (/metrics, /healthz, /readyz); 0 = off"),
         .init("admin-bind", .optionalString(\.adminBind, hint: "<addr>", check: { ConfigValues.isAddressLiteral($0) ? nil : "must be an IPv4 or IPv6 address, got '\($0)'" }),
               default: "127.0.0.1", reloadable: false,
               "address the admin endpoint listens on"),

@@ -5,6 +5,12 @@
 // (UpstreamLiveness.swift). The directory (UpstreamPool.swift) owns the nodes, the loop's flush
 // event and tick, identities, control connections and the maintenance coordinator; a
 // standalone upstream is a directory of one node, whose address moves with a MOVING.
+//
+// Reachability changes only with dial outcomes (a connect failing before its handshake, a
+// handshake completing), is logged once per change, and is what `/readyz` reports. The
+// directory's tick dials the node again after each backoff while it is unreachable, and once
+// after a connection past its handshake is lost, so that a loss and a recovery show without
+// client traffic.
 
 import EventLoop
 import Observability
@@ -23,6 +29,14 @@ public final class NodePool {
     var backoffMs = 0
     var downUntil: Int64 = 0
     public internal(set) var lastError = ""
+    /// The last dial of this node completed its handshake (before any dial: the startup probe
+    /// got through). Changed only by dial outcomes; logged once per change.
+    public internal(set) var reachable = true
+    /// When the node became unreachable (ms, monotonic).
+    var unreachableSince: Int64 = 0
+    /// A connection past its handshake was lost (closed by the upstream, a read or write
+    /// error): the tick dials once to see whether the node still answers.
+    var lossToVerify = false
 
     /// The liveness probe asking whether the node still answers, while one runs.
     var probe: LivenessProbe?
@@ -96,6 +110,7 @@ public final class NodePool {
 
     /// A connection of this node finished its handshake: the node is reachable.
     func connectionReady(_ c: UpstreamConnection) {
+        markReachable(c.address)
         backoffMs = 0
         downUntil = 0
         lastError = ""
@@ -122,17 +137,60 @@ public final class NodePool {
     /// directory retries or abandons it there; the node is not down for it).
     func noteClosed(_ c: UpstreamConnection) -> Bool {
         guard !c.authRejected else {
+            // It answered: reachable, though the login was refused (the directory says so).
+            markReachable(c.address)
             lastError = c.closeReason
             return false
         }
         guard c.closeReason != "released" && c.closeReason != "handed off" else { return false }
         lastError = c.closeReason
-        guard c.serverClientID < 0 && c.helloReply == nil else { return false }
+        guard c.serverClientID < 0 && c.helloReply == nil else {
+            let reason = c.closeReason
+            if !c.control && (reason.hasPrefix("connection closed by upstream") || reason.hasPrefix("read error")
+                              || reason.hasPrefix("write error")) {
+                lossToVerify = true
+            }
+            return false
+        }
         if c.address != settings.address { return true }
         // Never got through the handshake: back off before the next attempt.
         backoffMs = backoffMs == 0 ? settings.reconnectMinMs : min(backoffMs * 2, settings.reconnectMaxMs)
         downUntil = monotonicMs() + Int64(backoffMs)
+        lossToVerify = false
+        markUnreachable(c.closeReason, address: c.address)
         return false
+    }
+
+    /// The node answered a dial: logged when it was unreachable.
+    func markReachable(_ address: UpstreamAddress) {
+        lossToVerify = false
+        guard !reachable else { return }
+        reachable = true
+        Log.notice("Upstream \(address) reachable again after \(monotonicMs() - unreachableSince) ms")
+    }
+
+    /// A dial failed (or the startup probe did): logged at the change, quieter on each retry.
+    func markUnreachable(_ error: String, address: UpstreamAddress) {
+        let next = backoffMs > 0 ? "; next connect attempt in \(backoffMs) ms" : ""
+        if reachable {
+            reachable = false
+            unreachableSince = monotonicMs()
+            Log.warning("Upstream \(address) unavailable: \(error)\(next)")
+        } else {
+            Log.verbose("Upstream \(address) still unavailable: \(error)\(next)")
+        }
+    }
+
+    /// While the node is unreachable and nobody is dialing it, dials it again once its backoff
+    /// is over (a shared connection, as a client's first request would open), so that it is
+    /// found again without client traffic; after a lost connection, dials once to see whether
+    /// the node still answers (a dial that fails makes it unreachable).
+    func redialIfUnreachable(now: Int64) {
+        guard !reachable || lossToVerify, downUntil <= now else { return }
+        lossToVerify = false
+        let key = UpstreamPool.key(identity: 0, db: 0)
+        if let c = shared[key]?.first ?? nil, c.state != .closed { return }
+        _ = try? sharedConnection(db: 0, identity: 0, affinity: 0)
     }
 
     /// Every connection of this node in a shared slot or idle, for the handoff and the tick.

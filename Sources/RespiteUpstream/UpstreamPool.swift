@@ -59,6 +59,13 @@ public struct UpstreamSettings: Sendable {
     }
 }
 
+/// Whether the upstream is usable, for the admin endpoint's `/readyz`.
+public enum UpstreamReadiness: Equatable {
+    case ready
+    /// Not usable, and why (one line).
+    case notReady(String)
+}
+
 /// Why no connection could be had.
 public enum UpstreamUnavailable: Error {
     case down(String)
@@ -80,6 +87,11 @@ public final class UpstreamPool {
     /// The upstream refused the last connection of Respite's own identity for want of
     /// authentication (its default user needs a password Respite does not have).
     public var anonymousRejected = false
+    /// Why Respite's own login (`upstream-user`/`upstream-password`) was last refused, at start
+    /// or since; cleared when a connection of its identity completes its handshake.
+    var ownLoginRefusal: String?
+    /// When the tick next dials to see whether a refused own login is accepted again (ms).
+    var loginRecheckAt: Int64 = 0
     /// Dedicated connections open now, on every node.
     public var pinnedCount: Int { nodes.reduce(0) { $0 + $1.pinnedCount } }
     /// Replication relays open now (a replica client's raw connection, RawRelay.swift): they
@@ -187,8 +199,48 @@ public final class UpstreamPool {
         if !controlQueue.isEmpty { startQueuedControl() }
     }
 
+    /// Whether the upstream is usable now, from what is known — never by dialing: the node
+    /// is not in backoff, its last dial completed its handshake (before any dial, the startup
+    /// probe got through), and Respite's own configured login was not refused. An upstream that
+    /// refuses only the anonymous login, when Respite has none of its own, is usable: clients
+    /// log in themselves.
+    public var upstreamReadiness: UpstreamReadiness {
+        // Unreachable is the fresher fact: a refused login is only known while the node answers.
+        if !node.reachable || node.downUntil > monotonicMs() {
+            return .notReady("upstream \(dialAddress) unavailable: \(node.lastError.isEmpty ? "not reachable" : node.lastError)")
+        }
+        if let refusal = ownLoginRefusal {
+            return .notReady("upstream \(dialAddress) refused Respite's login: \(refusal)")
+        }
+        return .ready
+    }
+
+    /// What the blocking probe at start found (UpstreamProbe.swift), before any connection of
+    /// the loop: the anonymous login refused (clients log in themselves), Respite's own login
+    /// refused, or the upstream not reachable — the node then counts as unreachable, and the
+    /// tick dials it until it answers.
+    public func noteStartupProbe(error: String?) {
+        guard let error else { return }
+        let prefix = "HELLO 3 refused: "
+        if error.hasPrefix(prefix + "NOAUTH") { anonymousRejected = true }
+        if error.hasPrefix(prefix + "WRONGPASS") || error.hasPrefix(prefix + "NOAUTH") || error.hasPrefix(prefix + "NOPERM") {
+            // The upstream answered. Respite's own login refused: the tick dials at once to
+            // see whether it still is.
+            if settings.password != nil || settings.user != nil { ownLoginRefusal = String(error.dropFirst(prefix.count)) }
+            return
+        }
+        node.lastError = error
+        node.markUnreachable(error, address: dialAddress)
+    }
+
     func connectionReady(_ c: UpstreamConnection) {
-        if c.identity == 0 { anonymousRejected = false }
+        if c.identity == 0 {
+            if ownLoginRefusal != nil {
+                Log.notice("The upstream accepts Respite's own login again")
+                ownLoginRefusal = nil
+            }
+            anonymousRejected = false
+        }
         c.node.connectionReady(c)
         if c.address != settings.address { maintenanceReady(c) }
     }
@@ -214,6 +266,10 @@ public final class UpstreamPool {
                     Log.warning("The upstream refused Respite's own login (upstream-user/upstream-password): \(c.closeReason); clients that have not logged in get NOAUTH")
                 }
                 anonymousRejected = true
+                if settings.password != nil || settings.user != nil {
+                    ownLoginRefusal = c.closeReason
+                    loginRecheckAt = monotonicMs() + Int64(settings.reconnectMaxMs)
+                }
             }
             else if c.identity > 0 { delegate?.upstreamIdentityRejected(c.identity) }
         }
@@ -226,6 +282,16 @@ public final class UpstreamPool {
         for n in nodes {
             if settings.stallTimeoutMs > 0 { n.setAsideStalledShared(now: now) }
             n.checkLiveness(now: now)
+            n.redialIfUnreachable(now: now)
+        }
+        if ownLoginRefusal != nil && node.reachable && now >= loginRecheckAt {
+            // Is Respite's own login accepted again (its password set back)? One dial each
+            // `upstream-reconnect-max`, since a refused login has no backoff.
+            loginRecheckAt = now + Int64(settings.reconnectMaxMs)
+            let key = UpstreamPool.key(identity: 0, db: 0)
+            if (node.shared[key]?.first ?? nil)?.state ?? .closed == .closed {
+                _ = try? node.sharedConnection(db: 0, identity: 0, affinity: 0)
+            }
         }
         maintenanceTick(now: now)
     }

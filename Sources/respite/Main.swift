@@ -83,7 +83,8 @@ enum Main {
         let proxy = Proxy(loop: loop, settings: settings, commands: table)
         // The upstream's default user needs a password Respite does not have: clients that have
         // not logged in get NOAUTH, HELLO included, as they would direct.
-        if probe.error?.hasPrefix("HELLO 3 refused: NOAUTH") == true { proxy.pool.anonymousRejected = true }
+        // What the probe found also seeds `/readyz` until the loop's own connections say more.
+        proxy.pool.noteStartupProbe(error: probe.error)
         proxy.upstreamInfo = info
         do {
             try proxy.listen()
@@ -101,10 +102,11 @@ enum Main {
                     switch (req.method, req.path) {
                     case ("GET", "/metrics"): return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4", text: proxy.metricsText())
                     case ("GET", "/healthz"): return HTTPResponse(status: 200, contentType: "text/plain", text: "ok\n")
+                    case ("GET", "/readyz"): return readyz(proxy)
                     default: return HTTPResponse(status: 404, contentType: "text/plain", text: "not found\n")
                     }
                 }
-                Log.notice("Admin endpoint on http://\(config.adminBind ?? "127.0.0.1"):\(config.adminPort) (/metrics, /healthz)")
+                Log.notice("Admin endpoint on http://\(config.adminBind ?? "127.0.0.1"):\(config.adminPort) (/metrics, /healthz, /readyz)")
             } catch {
                 Log.warning("Can't open the admin endpoint: \(error)")
                 return 1
@@ -122,6 +124,16 @@ enum Main {
         if let pidFile = config.pidFile { unlink(pidFile) }
         Log.notice("Respite is now ready to exit, bye bye...")
         return 0
+    }
+
+    /// `/readyz`: 200 while Respite accepts clients and the upstream is usable (as the pool
+    /// last knew it; the check dials nothing), else 503 with the reason on one line.
+    static func readyz(_ proxy: Proxy) -> HTTPResponse {
+        if proxy.isDraining { return HTTPResponse(status: 503, contentType: "text/plain", text: "draining\n") }
+        switch proxy.pool.upstreamReadiness {
+        case .ready: return HTTPResponse(status: 200, contentType: "text/plain", text: "ready\n")
+        case .notReady(let why): return HTTPResponse(status: 503, contentType: "text/plain", text: why + "\n")
+        }
     }
 
     /// Redis's adjustOpenFilesLimit: raises the open-file limit to what `maxclients` needs
