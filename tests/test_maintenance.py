@@ -337,6 +337,27 @@ def test_client_unblock_reaches_a_connection_the_endpoint_moved_to_another_serve
         procs.stop_all()
 
 
+def publish_fast(addr, channel, stop, published, problems, shard_odd):
+    """Pipelines PUBLISHes of 0, 1, 2, … (SPUBLISH for odd ones with `shard_odd`) in batches of
+    20, as fast as they are answered, until `stop`; a message some subscriber heard (reply > 0)
+    goes in `published`, anything unexpected in `problems`."""
+    try:
+        with Conn(addr, timeout=20.0) as c:
+            n = 0
+            while not stop.is_set():
+                batch = list(range(n, n + 20))
+                n += 20
+                c.send(b"".join(cmd("SPUBLISH" if shard_odd and i % 2 else "PUBLISH", channel, str(i)) for i in batch))
+                for i in batch:
+                    raw = c.read_raw()
+                    if not raw.startswith(b":"):
+                        problems.append(f"publisher: {raw!r}")
+                    elif raw != b":0\r\n":
+                        published.append(i)
+    except Exception as e:  # noqa: BLE001 - every failure is reported
+        problems.append(f"publisher: {type(e).__name__}: {e}")
+
+
 SUBSCRIBERS = (("resp2-channel", 2, "SUBSCRIBE", "ch"), ("resp3-channel", 3, "SUBSCRIBE", "ch"),
                ("resp3-pattern-all", 3, "PSUBSCRIBE", "*"), ("resp2-shard", 2, "SSUBSCRIBE", "ch"))
 
@@ -380,21 +401,7 @@ def test_subscribers_hear_every_message_once_across_a_move(name):
             problems.append(f"{label}: {type(e).__name__}: {e}")
 
     def publisher():
-        try:
-            with Conn(proxy.addr, timeout=20.0) as c:
-                n = 0
-                while not stop_publishing.is_set():
-                    batch = list(range(n, n + 20))
-                    n += 20
-                    c.send(b"".join(cmd("SPUBLISH" if i % 2 else "PUBLISH", channel, str(i)) for i in batch))
-                    for i in batch:
-                        raw = c.read_raw()
-                        if not raw.startswith(b":"):
-                            problems.append(f"publisher: {raw!r}")
-                        elif raw != b":0\r\n":
-                            published.append(i)
-        except Exception as e:  # noqa: BLE001
-            problems.append(f"publisher: {type(e).__name__}: {e}")
+        publish_fast(proxy.addr, channel, stop_publishing, published, problems, shard_odd=True)
 
     try:
         sim = Simulator(procs)
@@ -466,21 +473,7 @@ def test_subscriber_whose_user_may_not_use_the_marker_loses_nothing_across_a_mov
             problems.append(f"subscriber: {type(e).__name__}: {e}")
 
     def publisher():
-        try:
-            with Conn(proxy.addr, timeout=20.0) as c:
-                n = 0
-                while not stop_publishing.is_set():
-                    batch = list(range(n, n + 20))
-                    n += 20
-                    c.send(b"".join(cmd("PUBLISH", channel, str(i)) for i in batch))
-                    for i in batch:
-                        raw = c.read_raw()
-                        if not raw.startswith(b":"):
-                            problems.append(f"publisher: {raw!r}")
-                        elif raw != b":0\r\n":
-                            published.append(i)
-        except Exception as e:  # noqa: BLE001
-            problems.append(f"publisher: {type(e).__name__}: {e}")
+        publish_fast(proxy.addr, channel, stop_publishing, published, problems, shard_odd=False)
 
     try:
         sim = Simulator(procs)
