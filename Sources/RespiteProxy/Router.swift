@@ -38,7 +38,6 @@ struct RouteState: Equatable {
 struct RouteCommand: Equatable {
     var route: CommandRoute = CommandTable.unknownRoute
     var kind = CommandKind.other
-    var known = false
     var interruptsBusy = false
     var runsScript = false
     var heldByWritePause = false

@@ -37,7 +37,6 @@ extension Session {
             readOnly = table.entries[i].flags.contains(.readonly)
             command.route = table.entries[i].route
             command.kind = table.entries[i].kind
-            command.known = true
             command.interruptsBusy = table.entries[i].interruptsBusy
             command.runsScript = table.entries[i].runsScript
             command.heldByWritePause = table.entries[i].heldByWritePause
@@ -371,8 +370,6 @@ extension Session {
     }
 
     /// AUTH, HELLO, QUIT and RESET run before the client has logged in, as on Redis.
-    func isAuthExempt(_ kind: CommandKind) -> Bool { Router.isAuthExempt(kind) }
-
     /// RESP2 PING while subscribed: `*2 pong <arg or "">`, as Redis answers it.
     func pingInSubscribedRESP2(frame: UnsafeRawBufferPointer, args: ArgList) -> Bool {
         if args.count > 2 {

@@ -7,7 +7,7 @@ import RespiteCommands
 
 final class RouterTests: XCTestCase {
     private func cmd(_ route: CommandRoute, _ kind: CommandKind = .other, _ edit: (inout RouteCommand) -> Void = { _ in }) -> RouteCommand {
-        var c = RouteCommand(route: route, kind: kind, known: true)
+        var c = RouteCommand(route: route, kind: kind)
         edit(&c)
         return c
     }
@@ -129,7 +129,7 @@ final class RouterTests: XCTestCase {
     func testEveryTableRouteIsDecided() {
         let table = CommandTable.builtin
         for e in table.entries {
-            let d = Router.decide(state(), RouteCommand(route: e.route, kind: e.kind, known: true, interruptsBusy: e.interruptsBusy,
+            let d = Router.decide(state(), RouteCommand(route: e.route, kind: e.kind, interruptsBusy: e.interruptsBusy,
                                                         runsScript: e.runsScript, heldByWritePause: e.heldByWritePause,
                                                         hasSecrets: e.secretMask != nil))
             XCTAssertNotEqual(d, .wait, e.name)
